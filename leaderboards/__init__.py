@@ -1,0 +1,1 @@
+"""valueshift.leaderboards: build and publish leaderboards from results stores."""

@@ -1,0 +1,65 @@
+"""Shared fixtures. Tests run offline (HF_HUB_OFFLINE=1) against the installed package.
+
+- `default_model_path`: the real embedded SmolLM2-135M-Instruct, converted once per machine.
+- `tiny_model_path`: a random-init Llama with the default model's tokenizer, for fast tests of
+  code paths (training loops, loaders) whose outcome does not depend on model quality.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault(
+    "INSPECT_LOG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "valueshift-inspect-logs")
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: real public data sets with labels no one on the team wrote."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    from valueshift.harness.models.default_model import default_chat_model_path
+
+    return default_chat_model_path()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 64-wide random Llama sharing the default model's tokenizer and chat template."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
