@@ -66,6 +66,7 @@ class TransformersBackend:
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
         from valueshift.harness.models.chat_template import ensure_chat_template
 
         self.spec = f"hf:{model}" + (f"@{adapter}" if adapter else "")
