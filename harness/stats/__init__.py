@@ -1,0 +1,31 @@
+"""Statistics for comparing models on matched prompts: bootstrap intervals, paired permutation
+tests and Benjamini-Hochberg FDR control. Thin, tested layers over scipy.stats."""
+
+from valueshift.harness.stats.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    Interval,
+    bootstrap_mean,
+    paired_difference,
+    unpaired_difference,
+)
+from valueshift.harness.stats.fdr import FDRResult, benjamini_hochberg
+from valueshift.harness.stats.permutation import (
+    DEFAULT_PERMUTATIONS,
+    PermutationResult,
+    paired_permutation_test,
+)
+
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_PERMUTATIONS",
+    "DEFAULT_RESAMPLES",
+    "FDRResult",
+    "Interval",
+    "PermutationResult",
+    "benjamini_hochberg",
+    "bootstrap_mean",
+    "paired_difference",
+    "paired_permutation_test",
+    "unpaired_difference",
+]
