@@ -13,6 +13,7 @@ from valueshift.harness.stats.fdr import FDRResult, benjamini_hochberg
 from valueshift.harness.stats.permutation import (
     DEFAULT_PERMUTATIONS,
     PermutationResult,
+    independent_permutation_test,
     paired_permutation_test,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "PermutationResult",
     "benjamini_hochberg",
     "bootstrap_mean",
+    "independent_permutation_test",
     "paired_difference",
     "paired_permutation_test",
     "unpaired_difference",

@@ -62,3 +62,33 @@ def paired_permutation_test(
         rng=np.random.default_rng(seed),
     )
     return PermutationResult(float(res.statistic), float(min(1.0, res.pvalue)), n, exact, alternative)
+
+
+def independent_permutation_test(
+    base: Sequence[float] | np.ndarray,
+    treated: Sequence[float] | np.ndarray,
+    *,
+    alternative: str = "two-sided",
+    n_resamples: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+) -> PermutationResult:
+    """Test mean(treated) == mean(base) for unmatched samples by permuting group labels; the
+    fallback when two models were scored on different prompts."""
+    from scipy import stats
+
+    a, b = np.asarray(base, dtype=float), np.asarray(treated, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("both groups need at least one sample")
+    stat = float(b.mean() - a.mean())
+    if np.ptp(np.concatenate([a, b])) == 0:
+        return PermutationResult(stat, 1.0, min(len(a), len(b)), True, alternative)
+    res = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis=-1: np.mean(y, axis=axis) - np.mean(x, axis=axis),
+        permutation_type="independent",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative=alternative,
+        rng=np.random.default_rng(seed),
+    )
+    return PermutationResult(stat, float(min(1.0, res.pvalue)), min(len(a), len(b)), False, alternative)

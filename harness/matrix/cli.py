@@ -1,0 +1,167 @@
+"""`valueshift matrix` and `valueshift report`: from one or more results stores to the crosstalk
+matrix (CSV/JSON), heatmap (PNG/SVG), dose-response view and the Markdown findings report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import yaml
+
+from valueshift.harness.matrix.build import DEFAULT_COLUMNS, CrosstalkMatrix, MatrixConfig, build_matrix
+from valueshift.harness.matrix.plots import DEFAULT_DOSE_KEYS, dose_response, dose_response_plot, heatmap
+from valueshift.harness.matrix.report import findings, findings_dict, render_report
+from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results
+
+log = logging.getLogger(__name__)
+
+
+def load_records(paths: list[str | Path]) -> list[ResultRecord]:
+    """Read several stores; records with the same id across stores are kept once (last wins)."""
+    by_id: dict[str, ResultRecord] = {}
+    for p in paths:
+        report = ReadReport()
+        for r in read_results(p, report=report):
+            by_id[r.record_id] = r
+        for note in report.notes:
+            print(f"warning: {note}", file=sys.stderr)
+    return list(by_id.values())
+
+
+def write_outputs(
+    matrix: CrosstalkMatrix, out: str | Path, dose_keys: tuple[str, ...] = DEFAULT_DOSE_KEYS
+) -> dict[str, Path]:
+    """Write every export into `out`; returns {artifact: path}."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    paths["matrix_csv"] = out / "matrix.csv"
+    matrix.frame().to_csv(paths["matrix_csv"], index=False)
+    paths["matrix_wide_csv"] = out / "matrix_wide.csv"
+    matrix.wide("delta").to_csv(paths["matrix_wide_csv"], float_format="%.6g")
+    found = findings(matrix)
+    paths["matrix_json"] = out / "matrix.json"
+    paths["matrix_json"].write_text(
+        json.dumps({**matrix.to_dict(), "findings": findings_dict(found)}, indent=2, default=str)
+    )
+    png, svg = heatmap(matrix, out / "heatmap")
+    paths.update(heatmap_png=png, heatmap_svg=svg)
+    points = dose_response(matrix, dose_keys)
+    if points:
+        import pandas as pd
+
+        paths["dose_response_csv"] = out / "dose_response.csv"
+        pd.DataFrame([asdict(p) for p in points]).to_csv(paths["dose_response_csv"], index=False)
+        dpng, dsvg = dose_response_plot(points, out / "dose_response")
+        paths.update(dose_response_png=dpng, dose_response_svg=dsvg)
+    paths["report"] = out / "report.md"
+    paths["report"].write_text(render_report(matrix, found))
+    return paths
+
+
+def config_from_args(args: argparse.Namespace) -> MatrixConfig:
+    base = {}
+    if args.config:
+        try:
+            base = yaml.safe_load(Path(args.config).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise SystemExit(f"valueshift matrix: {args.config}: invalid YAML: {exc}") from exc
+        if not isinstance(base, dict):
+            raise SystemExit(f"valueshift matrix: {args.config}: expected a mapping of MatrixConfig fields")
+    cfg = MatrixConfig.from_dict(base)
+    for name in ("alpha", "confidence", "n_resamples", "n_permutations", "seed", "base"):
+        v = getattr(args, name)
+        if v is not None:
+            setattr(cfg, name, v)
+    if args.columns:
+        cfg.columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+    if args.all_metrics:
+        cfg.all_metrics = True
+    return cfg
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    try:
+        records = load_records(args.results)
+        cfg = config_from_args(args)
+        matrix = build_matrix(records, cfg)
+    except (ResultsError, ValueError) as exc:
+        print(f"valueshift matrix: error: {exc}", file=sys.stderr)
+        return 2
+    dose_keys = tuple(args.dose_key) if args.dose_key else DEFAULT_DOSE_KEYS
+    paths = write_outputs(matrix, args.out, dose_keys)
+    print(matrix.wide("delta").round(3).to_string())
+    print()
+    for f in findings(matrix):
+        print(f"claim ({f.claim}): {f.verdict}: {f.summary}")
+    print()
+    for name, p in paths.items():
+        print(f"{name:<20} {p}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        matrix = build_matrix(load_records(args.results), config_from_args(args))
+    except (ResultsError, ValueError) as exc:
+        print(f"valueshift report: error: {exc}", file=sys.stderr)
+        return 2
+    text = render_report(matrix)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results",
+        action="append",
+        required=True,
+        metavar="JSONL",
+        help="results store (repeatable; stores are merged)",
+    )
+    p.add_argument("--config", help="YAML file of MatrixConfig fields (flags override it)")
+    p.add_argument(
+        "--base", default=None, help="model id to compare every row against (default: its base model)"
+    )
+    p.add_argument(
+        "--columns",
+        default=None,
+        help=f"comma-separated metric globs, in order (default: {','.join(DEFAULT_COLUMNS)})",
+    )
+    p.add_argument("--all-metrics", action="store_true", help="one column per metric with per-sample scores")
+    p.add_argument("--alpha", type=float, default=None, help="FDR level (default 0.05)")
+    p.add_argument("--confidence", type=float, default=None, help="interval level (default 0.95)")
+    p.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples (default 2000)")
+    p.add_argument("--n-permutations", type=int, default=None, help="permutations (default 5000)")
+    p.add_argument("--seed", type=int, default=None)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "matrix",
+        help="crosstalk matrix with bootstrap CIs, permutation tests and FDR; heatmap, dose-response, report",
+    )
+    _common(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--dose-key",
+        action="append",
+        default=None,
+        help=f"dotted key in training provenance giving a sweep's dose (default: {', '.join(DEFAULT_DOSE_KEYS)})",
+    )
+    p.set_defaults(func=cmd_matrix)
+
+
+def register_report(subparsers) -> None:
+    p = subparsers.add_parser("report", help="Markdown findings report: which of the paper's claims hold")
+    _common(p)
+    p.add_argument("--out", default=None, help="write here instead of stdout")
+    p.set_defaults(func=cmd_report)
