@@ -1,0 +1,70 @@
+"""Crosstalk heatmaps as SVG files (matplotlib, no pyplot state, no remote assets).
+
+SVG keeps text as text (selectable, searchable, crisp at any zoom) and matplotlib escapes it as
+XML, so a hostile model name cannot inject markup; math parsing is off so a `$` in a name is
+shown, not typeset. The output is byte-for-byte reproducible (fixed hash salt, no date), which
+keeps re-publishing an unchanged board a no-op.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from valueshift.leaderboards.formatting import fmt_delta, fmt_value
+
+RC = {
+    "svg.hashsalt": "valueshift-leaderboard",
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+    "font.size": 9,
+}
+
+
+def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
+    """Write one heatmap (an entry of `board["heatmaps"]`) to `out` as SVG."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    rows, cols = heatmap["rows"], heatmap["columns"]
+    data = np.array(
+        [[np.nan if v is None else v for v in row] for row in heatmap["cells"]], dtype=float
+    ).reshape(len(rows), len(cols))
+    delta = heatmap["mode"] == "delta"
+    finite = data[np.isfinite(data)]
+    if delta:
+        vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
+        vmax = vmax or 1.0
+        vmin, cmap = -vmax, matplotlib.colormaps["RdBu_r"].copy()
+    else:
+        vmin = min(0.0, float(finite.min())) if finite.size else 0.0
+        vmax = max(1.0, float(finite.max())) if finite.size else 1.0
+        cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("#dddddd")
+
+    with matplotlib.rc_context(RC):
+        width = 2.5 + 0.42 * len(cols) + 0.06 * max(len(r) for r in rows)
+        height = 1.9 + 0.32 * len(rows)
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
+        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        ax.set_xticks(range(len(cols)), [metrics[c]["display_name"] for c in cols], rotation=60, ha="right")
+        ax.set_yticks(range(len(rows)), rows)
+        for i in range(len(rows)):
+            for j, c in enumerate(cols):
+                v = data[i, j]
+                if not np.isfinite(v):
+                    continue
+                fmt = metrics[c]["format"]
+                label = fmt_delta(v, fmt) if delta else fmt_value(v, fmt).rstrip("%")
+                shade = abs(v) / vmax if delta else (v - vmin) / ((vmax - vmin) or 1.0)
+                color = "white" if (delta and shade > 0.6) or (not delta and shade < 0.5) else "black"
+                ax.text(j, i, label, ha="center", va="center", fontsize=7, color=color)
+        title = heatmap["title"]
+        if delta:
+            title += f"\nbaseline: {heatmap['baseline']} (percentage points for rates)"
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="svg", metadata={"Date": None})
