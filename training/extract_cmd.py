@@ -1,0 +1,262 @@
+"""`valueshift extract`: read a preference data set, extract the values of every chosen and
+rejected response, and write DIR/pairs.jsonl, DIR/extractions.jsonl and DIR/summary.json.
+
+Resumable: extractions are appended batch by batch (fsync'd), and results are cached in SQLite by
+(extractor config, response content). A killed run, restarted with the same arguments, skips the
+pairs already in extractions.jsonl, drops a half-written last line, and re-reads from the cache
+anything extracted but not yet written: nothing is lost or written twice. A second run on the
+same data (even into another folder) reads everything from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from valueshift.training.jsonl_io import AppendLog, read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+
+log = logging.getLogger(__name__)
+DATASETS = ("hh-rlhf", "pku-saferlhf", "ultrafeedback", "helpsteer2")
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        for part in item.split(","):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise SystemExit(f"valueshift extract: error: {flag} expects KEY=VALUE, got {part!r}")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def extraction_row(pair_id: str, chosen, rejected, extractor: str, config_hash: str) -> dict[str, Any]:
+    return {
+        "pair_id": pair_id,
+        "chosen_values": sorted(chosen.values),
+        "rejected_values": sorted(rejected.values),
+        "chosen_unmapped": list(chosen.unmapped),
+        "rejected_unmapped": list(rejected.unmapped),
+        "extractor": extractor,
+        "config_hash": config_hash,
+        "chosen_raw": chosen.raw,
+        "rejected_raw": rejected.raw,
+    }
+
+
+def build_extractor(args: argparse.Namespace):
+    from valueshift.harness.extractors import make_extractor
+
+    options: dict[str, Any] = {}
+    if args.extractor == "llm":
+        options["backend"] = args.backend or "default"
+        if args.max_new_tokens:
+            options["max_new_tokens"] = args.max_new_tokens
+    elif args.backend:
+        raise SystemExit("valueshift extract: error: --backend only applies to --extractor llm")
+    cache = False if args.no_cache else (args.cache or True)
+    return make_extractor(args.extractor, taxonomy=args.taxonomy, cache=cache, **options)
+
+
+def run_extract(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from valueshift.harness import __version__
+    from valueshift.harness.extractors import ExtractionItem
+    from valueshift.training.data import LoadReport, data_fingerprint, load_pairs
+
+    started = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = _key_values(args.option, "--option")
+    fields = _key_values(args.fields, "--fields")
+    if fields:
+        options["fields"] = fields
+    report = LoadReport()
+    pairs = list(
+        tqdm(
+            load_pairs(
+                args.dataset,
+                data_files=args.data_files,
+                split=args.split,
+                limit=args.limit,
+                options=options,
+                report=report,
+                strict=args.strict,
+                file_format=args.format,
+            ),
+            desc="loading pairs",
+            unit="pair",
+            disable=args.quiet,
+        )
+    )
+    pairs_path = out / "pairs.jsonl"
+    write_jsonl_atomic(pairs_path, (p.to_dict() for p in pairs))
+
+    extractor = build_extractor(args)
+    config, config_hash = extractor.config(), extractor.config_hash()
+    ext_path = out / "extractions.jsonl"
+    if args.overwrite and ext_path.exists():
+        ext_path.unlink()
+    existing = read_complete_jsonl(ext_path, repair=True)
+    ids = {p.pair_id for p in pairs}
+    done: set[str] = set()
+    for row in existing:
+        if row.get("config_hash") != config_hash:
+            raise SystemExit(
+                f"valueshift extract: error: {ext_path} was written with another extractor config "
+                f"({row.get('extractor')} {row.get('config_hash')}, now {extractor.name} {config_hash}); "
+                "use another --out or --overwrite"
+            )
+        if row["pair_id"] not in ids:
+            raise SystemExit(
+                f"valueshift extract: error: {ext_path} holds pair {row['pair_id']} that is not in this "
+                "data; use another --out or --overwrite"
+            )
+        done.add(row["pair_id"])
+    todo = [p for p in pairs if p.pair_id not in done]
+    if done:
+        log.info("resuming: %d of %d pairs already extracted in %s", len(done), len(pairs), ext_path)
+
+    writer = AppendLog(ext_path)
+    bar = tqdm(
+        total=len(pairs),
+        initial=len(done),
+        desc=f"extracting ({extractor.name})",
+        unit="pair",
+        disable=args.quiet,
+    )
+    try:
+        for start in range(0, len(todo), args.batch_size):
+            batch = todo[start : start + args.batch_size]
+            items = []
+            for p in batch:
+                prompt = p.prompt_text()
+                items += [ExtractionItem(prompt, p.chosen), ExtractionItem(prompt, p.rejected)]
+            results = extractor.extract(items)
+            writer.write_many(
+                extraction_row(p.pair_id, results[2 * i], results[2 * i + 1], extractor.name, config_hash)
+                for i, p in enumerate(batch)
+            )
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        writer.close()
+
+    rows = read_complete_jsonl(ext_path)
+    counts: dict[str, dict[str, int]] = {n: {"chosen": 0, "rejected": 0} for n in extractor.taxonomy.names}
+    unmapped = 0
+    for row in rows:
+        for side in ("chosen", "rejected"):
+            for v in row[f"{side}_values"]:
+                counts.setdefault(v, {"chosen": 0, "rejected": 0})[side] += 1
+            unmapped += len(row.get(f"{side}_unmapped", []))
+    files = list(args.data_files or [])
+    if args.dataset not in DATASETS:
+        files.append(args.dataset)
+    summary = {
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "valueshift " + shlex.join(sys.argv[1:])
+        if sys.argv and "valueshift" in sys.argv[0]
+        else None,
+        "valueshift_version": __version__,
+        "dataset": args.dataset,
+        "split": args.split,
+        "limit": args.limit,
+        "data": {
+            "files": [str(Path(f).resolve()) for f in files if Path(f).is_file()],
+            "sha256": data_fingerprint([f for f in files if Path(f).is_file()]) if files else None,
+            "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(),
+        },
+        **report.to_dict(),
+        "extracted": len(rows),
+        "resumed_from": len(done),
+        "extractor": {"name": extractor.name, "config_hash": config_hash, "config": config},
+        "cache": {
+            "path": str(extractor.cache.path) if hasattr(extractor, "cache") else None,
+            "hits": getattr(extractor, "hits", 0),
+            "misses": getattr(extractor, "misses", 0),
+        },
+        "unmapped_phrases": unmapped,
+        "value_counts": counts,
+        "wall_seconds": round(time.time() - started, 2),
+    }
+    write_json_atomic(out / "summary.json", summary)
+    return summary
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from valueshift.training.data import DataLoadError
+
+    try:
+        summary = run_extract(args)
+    except DataLoadError as exc:
+        print(f"valueshift extract: error: {exc}", file=sys.stderr)
+        return 2
+    cache = summary["cache"]
+    looked = cache["hits"] + cache["misses"]
+    print(
+        f"rows read {summary['rows_read']}, pairs kept {summary['kept']}, skipped {summary['skipped']}"
+        + (
+            f" ({', '.join(f'{k}: {v}' for k, v in summary['skip_reasons'].items())})"
+            if summary["skipped"]
+            else ""
+        )
+    )
+    print(
+        f"extracted {summary['extracted']} pairs with {summary['extractor']['name']} "
+        f"(config {summary['extractor']['config_hash']}); cache hits {cache['hits']}/{looked} responses"
+        + (f"; resumed after {summary['resumed_from']} pairs" if summary["resumed_from"] else "")
+        + f"; {summary['wall_seconds']:.1f}s"
+    )
+    if summary["unmapped_phrases"]:
+        print(f"unmapped phrases: {summary['unmapped_phrases']} (see *_unmapped in extractions.jsonl)")
+    print(f"wrote {Path(args.out) / 'pairs.jsonl'}, extractions.jsonl, summary.json")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "extract",
+        help="extract the values of chosen and rejected responses in preference data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--dataset", required=True, help=f"{', '.join(DATASETS)}, or a local JSONL/JSON/CSV/Parquet path"
+    )
+    p.add_argument(
+        "--data-files", nargs="+", help="local files in the data set's own schema (instead of the hub)"
+    )
+    p.add_argument("--split", help="hub split (default: the data set's usual one)")
+    p.add_argument("--limit", type=int, help="stop after N pairs")
+    p.add_argument("--extractor", choices=("embedding", "lexicon", "llm"), default="embedding")
+    p.add_argument(
+        "--backend", help="llm extractor backend: default | hf:PATH | vllm:PATH | openai:MODEL@URL"
+    )
+    p.add_argument("--max-new-tokens", type=int, help="llm extractor answer length")
+    p.add_argument("--taxonomy", help="taxonomy YAML (default: the paper's 16 values)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--fields", action="append", help="local files: prompt=COL,chosen=COL,rejected=COL")
+    p.add_argument("--option", action="append", help="data-set option KEY=VALUE, e.g. data_dir=harmless-base")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "json", "csv", "parquet"),
+        help="local file format (default: from the name)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=64, help="pairs per extraction batch (and per checkpoint)"
+    )
+    p.add_argument("--cache", help="extraction cache file (default: ~/.cache/valueshift/extractions.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of skipping it")
+    p.add_argument("--overwrite", action="store_true", help="discard extractions already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_extract)

@@ -1,0 +1,108 @@
+"""`valueshift subsets`: carve per-value DPO training sets out of `valueshift extract` output by
+the XOR rule, write DIR2/<value>.jsonl and DIR2/counts.csv, and print the paper's counts table."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from valueshift.training.jsonl_io import read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+from valueshift.training.subsets import Subsets, build_subsets
+
+
+def print_counts_table(subsets: Subsets, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("Dataset")
+    for col in ("Chosen", "Rejected", "Total"):
+        table.add_column(col, justify="right")
+    for c in subsets.table():
+        table.add_row(c.value, f"{c.chosen:,}", f"{c.rejected:,}", f"{c.total:,}")
+    Console(width=100).print(table)
+
+
+def cmd_subsets(args: argparse.Namespace) -> int:
+    from valueshift.harness.taxonomy import load_taxonomy
+
+    src = Path(args.extractions)
+    pairs_path, ext_path = src / "pairs.jsonl", src / "extractions.jsonl"
+    for path in (pairs_path, ext_path):
+        if not path.is_file():
+            print(
+                f"valueshift subsets: error: {path} not found (run `valueshift extract --out {src}` first)",
+                file=sys.stderr,
+            )
+            return 2
+    summary_path = src / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    taxonomy = load_taxonomy(args.taxonomy)
+    if args.values:
+        values = [v.strip() for v in args.values.split(",") if v.strip()]
+        unknown = [v for v in values if v not in taxonomy]
+        if unknown:
+            print(
+                f"valueshift subsets: error: --values {unknown} not in taxonomy {taxonomy.name!r} ({', '.join(taxonomy.names)})",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        values = list(taxonomy.names)
+    pairs = read_complete_jsonl(pairs_path)
+    extractions = read_complete_jsonl(ext_path)
+    subsets = build_subsets(pairs, extractions, values)
+    out = Path(args.out) if args.out else src / "subsets"
+    out.mkdir(parents=True, exist_ok=True)
+    for value in values:
+        write_jsonl_atomic(out / f"{value}.jsonl", subsets.rows[value])
+    with (out / "counts.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["value", "chosen", "rejected", "total"])
+        for c in subsets.table():
+            writer.writerow([c.value, c.chosen, c.rejected, c.total])
+    write_json_atomic(
+        out / "subsets.json",
+        {
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "rule": "XOR: value in exactly one of chosen/rejected; flipped when only in rejected",
+            "extractions": str(src.resolve()),
+            "pairs": len(pairs),
+            "extractions_sha256": hashlib.sha256(ext_path.read_bytes()).hexdigest(),
+            "missing_extractions": subsets.missing_extractions,
+            "extractor": summary.get("extractor", {}).get("name"),
+            "extractor_config_hash": summary.get("extractor", {}).get("config_hash"),
+            "counts": {
+                c.value: {"chosen": c.chosen, "rejected": c.rejected, "total": c.total}
+                for c in subsets.table()
+            },
+        },
+    )
+    extractor = summary.get("extractor", {}).get("name", "?")
+    print_counts_table(subsets, f"XOR value subsets: {len(pairs):,} pairs, {extractor} extractor")
+    if subsets.missing_extractions:
+        print(
+            f"warning: {subsets.missing_extractions} pairs have no extraction yet (an unfinished "
+            f"`valueshift extract`); they are left out",
+            file=sys.stderr,
+        )
+    print(f"wrote {len(values)} subsets and counts.csv to {out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "subsets",
+        help="build per-value XOR subsets (DPO-ready) from `valueshift extract` output",
+        description=__doc__,
+    )
+    p.add_argument("--extractions", required=True, help="folder written by `valueshift extract`")
+    p.add_argument("--values", help="comma-separated values (default: every value in the taxonomy)")
+    p.add_argument("--taxonomy", help="taxonomy YAML (default: the paper's 16 values)")
+    p.add_argument("--out", help="output folder (default: EXTRACTIONS/subsets)")
+    p.set_defaults(func=cmd_subsets)
