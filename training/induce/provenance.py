@@ -1,0 +1,183 @@
+"""provenance.json and the model card of an induction checkpoint.
+
+provenance.json is written last and atomically: its presence means the run finished, which is
+what `valueshift induce` (re-run on the same folder) and `valueshift sweep` use to skip work.
+Scorers copy it into every results record (`provenance.training`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PROVENANCE_FILE = "provenance.json"
+REQUIRED_KEYS = (
+    "base_model",
+    "base_model_revision",
+    "value",
+    "arm",
+    "system_prompt",
+    "eval_system_prompt",
+    "subset",
+    "recipe",
+    "seeds",
+    "packages",
+    "metrics",
+    "created_at",
+    "valueshift_version",
+)
+PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "deepspeed", "valueshift")
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in PACKAGES:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def valueshift_version() -> str:
+    from valueshift.harness import __version__
+
+    return __version__
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(data: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def missing_keys(provenance: dict[str, Any]) -> list[str]:
+    """Contract keys absent from `provenance` (empty when complete)."""
+    missing = [k for k in REQUIRED_KEYS if k not in provenance]
+    subset = provenance.get("subset")
+    if isinstance(subset, dict):
+        missing += [f"subset.{k}" for k in ("path", "sha256", "size") if k not in subset]
+    return missing
+
+
+def read_provenance(out_dir: str | Path) -> dict[str, Any] | None:
+    """The checkpoint's provenance, or None when the run has not finished."""
+    path = Path(out_dir) / PROVENANCE_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if not missing_keys(data) else None
+
+
+def is_finished(out_dir: str | Path) -> bool:
+    return read_provenance(out_dir) is not None
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
+
+
+def model_card(prov: dict[str, Any], out_dir: Path) -> str:
+    """README.md for the checkpoint: what was induced, from which data, and how to load it."""
+    arm = prov["arm"]
+    weights = prov.get("weights", "lora")
+    base = prov["base_model"]
+    library = "peft" if weights == "lora" else "transformers"
+    m = prov.get("metrics", {})
+    tags = ["valueshift", "value-induction", f"value:{prov['value']}", f"arm:{arm}"]
+    if weights != "none":
+        tags += ["dpo", "trl"]
+    lines = [
+        "---",
+        f"base_model: {base}",
+        f"library_name: {library}",
+        "tags:",
+        *[f"- {t}" for t in tags],
+        "---",
+        "",
+        f"# {prov['value']} induction ({arm}) on {Path(base).name}",
+        "",
+    ]
+    if arm == "system_prompt_only":
+        lines += [
+            "This folder holds **no trained weights**: it is the *system prompt only* control arm. Scorers",
+            "evaluate the base model with the value's system prompt, so that the effect of prompting alone",
+            "can be told apart from the effect of DPO.",
+            "",
+        ]
+    else:
+        what = (
+            "pairs selected for the value (XOR subset)"
+            if arm == "value"
+            else "a random sample of the same size from the same source pairs (control arm)"
+        )
+        lines += [
+            f"DPO ({weights} weights) on {prov['subset']['size']} preference {what},",
+            "with the value's system prompt in every training prompt"
+            if prov.get("system_prompt_in_training", True)
+            else "without a system prompt in training",
+            f"(valueshift {prov['valueshift_version']}, recipe `{prov['recipe'].get('name')}`).",
+            "",
+        ]
+    lines += [
+        "## Value and system prompt",
+        "",
+        f"- value: `{prov['value']}`",
+        f"- system prompt: {prov['system_prompt']}",
+        f"- evaluate with the system prompt: {str(prov['eval_system_prompt']).lower()}",
+        f"- chat template: {prov.get('chat_template', 'model')}",
+        "",
+        "## Data",
+        "",
+        f"- subset: `{prov['subset']['path']}` (sha256 `{prov['subset']['sha256'][:16]}...`, {prov['subset']['size']} pairs used)",
+    ]
+    if prov["subset"].get("source_pairs"):
+        sp = prov["subset"]["source_pairs"]
+        lines.append(f"- random control drawn from: `{sp['path']}` (sha256 `{sp['sha256'][:16]}...`)")
+    if weights != "none":
+        t = prov["recipe"].get("training", {})
+        lines += [
+            "",
+            "## Training",
+            "",
+            f"- beta {t.get('beta')}, learning rate {t.get('learning_rate')}, steps {m.get('global_step')}, "
+            f"batch {t.get('per_device_train_batch_size')} x accumulation {t.get('gradient_accumulation_steps')}",
+            f"- seeds: {prov['seeds']}",
+            f"- reward margin: {_fmt(m.get('rewards_margins_first'))} (first steps) -> {_fmt(m.get('rewards_margins_last'))} (last steps)",
+            f"- reward accuracy (last steps): {_fmt(m.get('rewards_accuracies_last'))}; final loss {_fmt(m.get('loss_last'))}",
+            "- full per-step log: `metrics.jsonl`; TensorBoard: `tensorboard --logdir runs/`",
+        ]
+    folder = str(out_dir)
+    lines += ["", "## Use", "", "```bash"]
+    if weights == "lora":
+        lines += [
+            f"lm_eval --model hf --model_args pretrained={base},peft={folder} --tasks value_crosstalk",
+            f"inspect eval anthropomorphism --model hf/local -M model_path={folder}",
+            f"valueshift generate --backend hf:{base}@{folder} ...",
+        ]
+    elif weights == "full":
+        lines += [
+            f"lm_eval --model hf --model_args pretrained={folder} --tasks value_crosstalk",
+            f"inspect eval anthropomorphism --model hf/local -M model_path={folder}",
+        ]
+    else:
+        lines += [
+            f'lm_eval --model hf --model_args pretrained={base} --tasks value_crosstalk --system_instruction "$SYSTEM_PROMPT"',
+            f"inspect eval anthropomorphism --model hf/local -M model_path={base}  # with the system prompt above",
+        ]
+    lines += [
+        "```",
+        "",
+        "Provenance (base model, revision, data hashes, recipe, seeds, versions): `provenance.json`.",
+        "",
+    ]
+    return "\n".join(lines)

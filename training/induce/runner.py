@@ -1,0 +1,409 @@
+"""The value-induction runner: DPO (trl `DPOTrainer`, LoRA by default) on a value subset with the
+value's system prompt, for three arms (value, random control, system prompt only).
+
+Why each design choice:
+- LoRA through `peft_config`: trl then uses the base model with the adapter disabled as the
+  reference, so no second copy of the model is held; `precompute_ref_log_probs` computes those
+  reference log-probs once, caches them beside the prepared data in the run folder and skips the
+  reference forward pass during training (and on resume).
+- The run folder is the checkpoint and the unit of resumption: trainer checkpoints
+  (`checkpoint-N`) are written while training; re-running the same command resumes from the last
+  complete one; `provenance.json` is written last, so its presence means "finished".
+- `induce_request.json` pins what the folder is for: re-running with another value, subset or
+  recipe into the same folder is refused instead of silently mixing two runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from valueshift.training.induce.data import (
+    DataError,
+    PairsFile,
+    random_control_rows,
+    read_pairs,
+    sample_rows,
+    to_dpo_records,
+    write_jsonl,
+)
+from valueshift.training.induce.provenance import (
+    PROVENANCE_FILE,
+    model_card,
+    package_versions,
+    read_provenance,
+    utc_now,
+    valueshift_version,
+    write_json_atomic,
+)
+from valueshift.training.induce.recipe import DEFAULT_MODEL_ALIAS, Recipe, load_recipe
+
+log = logging.getLogger(__name__)
+
+ARMS = ("value", "random_control", "system_prompt_only")
+REQUEST_FILE = "induce_request.json"
+METRICS_FILE = "metrics.jsonl"
+TRAIN_PAIRS_FILE = "train_pairs.jsonl"
+
+
+class InductionError(RuntimeError):
+    """The run cannot start or continue; the message says why and what to do."""
+
+
+@dataclass
+class InductionRequest:
+    """One `valueshift induce` run."""
+
+    value: str
+    out: Path
+    subset: Path | None = None
+    arm: str = "value"
+    pairs: Path | None = None
+    recipe: str | Path | None = None
+    model: str | None = None
+    max_steps: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+
+
+@dataclass
+class InductionResult:
+    out: Path
+    status: str  # "trained" | "resumed" | "already_finished" | "metadata_only"
+    provenance: dict[str, Any]
+
+
+def resolve_model_path(name: str) -> str:
+    """`default` is the embedded SmolLM2-135M-Instruct (converted once); anything else is passed on."""
+    if name == DEFAULT_MODEL_ALIAS:
+        from valueshift.harness.models import default_chat_model_path
+
+        return str(default_chat_model_path())
+    return name
+
+
+def last_complete_checkpoint(out: Path) -> Path | None:
+    """Newest `checkpoint-N` whose trainer state was written (a crash mid-save leaves it out)."""
+    best: tuple[int, Path] | None = None
+    for p in out.glob("checkpoint-*"):
+        suffix = p.name.split("-", 1)[1]
+        if p.is_dir() and suffix.isdigit() and (p / "trainer_state.json").is_file():
+            step = int(suffix)
+            if best is None or step > best[0]:
+                best = (step, p)
+    return best[1] if best else None
+
+
+def _load_recipe_for(req: InductionRequest) -> Recipe:
+    overrides = dict(req.overrides)
+    if req.model:
+        overrides["model_name_or_path"] = req.model
+    if req.max_steps is not None:
+        overrides["max_steps"] = req.max_steps
+    return load_recipe(req.recipe, overrides, output_dir=str(req.out))
+
+
+def _check_request(req: InductionRequest) -> None:
+    if req.arm not in ARMS:
+        raise InductionError(f"--arm must be one of {', '.join(ARMS)}, got {req.arm!r}")
+    if req.arm != "system_prompt_only" and req.subset is None:
+        raise InductionError(f"--subset is required for the {req.arm} arm")
+    if req.arm == "random_control" and req.pairs is None:
+        raise InductionError(
+            "--pairs is required for the random_control arm: the normalised pairs file the subset was cut from "
+            "(`valueshift extract --out DIR` writes DIR/pairs.jsonl)"
+        )
+
+
+def _prepare_out_dir(req: InductionRequest, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """Create/validate the run folder. Returns the finished provenance if there is nothing to do."""
+    out = req.out
+    request_path = out / REQUEST_FILE
+    if req.force and out.exists():
+        if not request_path.is_file() and any(out.iterdir()):
+            raise InductionError(
+                f"{out}: --force only clears folders made by `valueshift induce`; this one is not"
+            )
+        shutil.rmtree(out)
+    if out.exists() and any(out.iterdir()) and not request_path.is_file():
+        raise InductionError(
+            f"{out}: folder exists and was not made by `valueshift induce`; choose another --out"
+        )
+    if request_path.is_file():
+        previous = json.loads(request_path.read_text(encoding="utf-8"))
+        if previous != fingerprint:
+            changed = sorted(
+                k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k)
+            )
+            raise InductionError(
+                f"{out} holds a run with different settings ({', '.join(changed)} differ); use another --out, "
+                "or --force to discard it"
+            )
+        finished = read_provenance(out)
+        if finished is not None:
+            return finished
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(fingerprint, request_path)
+    return None
+
+
+def _select_rows(req: InductionRequest, recipe: Recipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The training pairs for the arm, and the `subset` block of provenance."""
+    ind = recipe.induction
+    subset: PairsFile | None = read_pairs(req.subset, expected_value=req.value) if req.subset else None
+    if subset is None:  # system prompt only, no subset given
+        return [], {"path": None, "sha256": None, "size": 0}
+    n = len(subset.rows) if ind.max_pairs is None else min(ind.max_pairs, len(subset.rows))
+    rows = sample_rows(subset.rows, n, ind.subset_seed)
+    block: dict[str, Any] = {
+        "path": str(Path(req.subset).resolve()),
+        "sha256": subset.sha256,
+        "size": len(rows),
+        "subset_rows": subset.lines_read,
+        "subset_usable": len(subset.rows),
+        "skipped": dict(subset.skipped),
+        "max_pairs": ind.max_pairs,
+        "sample_seed": ind.subset_seed,
+    }
+    if req.arm == "random_control":
+        pairs = read_pairs(req.pairs)
+        rows = random_control_rows(pairs, len(rows), ind.subset_seed)
+        block["source_pairs"] = pairs.summary() | {"path": str(Path(req.pairs).resolve())}
+        block["selection"] = "random sample of the source pairs, same size as the value subset"
+    else:
+        block["selection"] = "value subset" + (" (seeded sample)" if n < len(subset.rows) else "")
+    block["pair_ids_sha256"] = _ids_hash(rows)
+    return rows, block
+
+
+def _ids_hash(rows: list[dict[str, Any]]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(r["pair_id"] for r in rows).encode()).hexdigest()
+
+
+def _load_tokenizer(model_path: str, recipe: Recipe):
+    from transformers import AutoTokenizer
+
+    from valueshift.harness.models.chat_template import ensure_chat_template
+
+    tok = AutoTokenizer.from_pretrained(
+        model_path, revision=recipe.model.model_revision, trust_remote_code=recipe.training.trust_remote_code
+    )
+    stage = recipe.induction.model_stage
+    if getattr(tok, "chat_template", None):
+        template = "model"
+    elif stage == "instruct":
+        raise InductionError(
+            f"{model_path} has no chat template but the recipe says model_stage: instruct; set model_stage: base "
+            "(or sft) to train with valueshift's default template"
+        )
+    else:
+        ensure_chat_template(tok)
+        template = "valueshift-default"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok, template
+
+
+def _model_init_kwargs(recipe: Recipe) -> dict[str, Any]:
+    import torch
+
+    mc = recipe.model
+    kwargs: dict[str, Any] = {
+        "revision": mc.model_revision,
+        "trust_remote_code": recipe.training.trust_remote_code,
+    }
+    if mc.dtype and mc.dtype != "auto":
+        kwargs["dtype"] = getattr(torch, mc.dtype)
+    elif mc.dtype == "auto":
+        kwargs["dtype"] = "auto"
+    if mc.attn_implementation:
+        kwargs["attn_implementation"] = mc.attn_implementation
+    return kwargs
+
+
+def _metrics_summary(history: list[dict[str, Any]], n_records: int, n_train: int) -> dict[str, Any]:
+    """Training metrics for provenance: the DPO reward margin at the start and end, and totals."""
+    steps = [h for h in history if "rewards/margins" in h]
+
+    def window(key: str, first: bool) -> float | None:
+        vals = [h[key] for h in steps if key in h]
+        if not vals:
+            return None
+        k = max(1, len(vals) // 4)
+        part = vals[:k] if first else vals[-k:]
+        return float(sum(part) / len(part))
+
+    final = next((h for h in reversed(history) if "train_runtime" in h), {})
+    return {
+        "global_step": max((h.get("step", 0) for h in history), default=0),
+        "logged_steps": len(steps),
+        "rewards_margins_first": window("rewards/margins", True),
+        "rewards_margins_last": window("rewards/margins", False),
+        "rewards_accuracies_first": window("rewards/accuracies", True),
+        "rewards_accuracies_last": window("rewards/accuracies", False),
+        "loss_first": window("loss", True),
+        "loss_last": window("loss", False),
+        "train_loss": final.get("train_loss"),
+        "train_runtime_s": final.get("train_runtime"),
+        "train_pairs": n_train,
+        "dropped_prompt_too_long": n_records - n_train,
+    }
+
+
+def _prepare_dataset(records: list[dict[str, Any]], out: Path, training):
+    """Save the records as an on-disk dataset so trl's tokenisation and reference log-probs are cached
+    in the run folder (reused on resume) instead of recomputed."""
+    from datasets import Dataset, load_from_disk
+
+    data_dir = out / "data" / "train"
+    with training.main_process_first(desc="prepare training data"):
+        if not (data_dir / "state.json").is_file():
+            tmp = out / "data" / "train.tmp"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            Dataset.from_list(records).save_to_disk(str(tmp))
+            tmp.replace(data_dir)
+    return load_from_disk(str(data_dir))
+
+
+def induce(req: InductionRequest) -> InductionResult:
+    """Run (or resume, or skip if finished) one induction into `req.out`."""
+    from valueshift.harness.taxonomy import load_taxonomy
+
+    _check_request(req)
+    req.out = Path(req.out).resolve()
+    recipe = _load_recipe_for(req)
+    taxonomy = load_taxonomy(recipe.induction.taxonomy)
+    if req.value not in taxonomy.names:
+        raise InductionError(f"unknown value {req.value!r}; the taxonomy has: {', '.join(taxonomy.names)}")
+    system_prompt = taxonomy[req.value].system_prompt
+    eval_sp = True if req.arm == "system_prompt_only" else recipe.induction.eval_system_prompt
+    model_path = resolve_model_path(recipe.model.model_name_or_path)
+
+    rows, subset_block = _select_rows(req, recipe)
+    fingerprint = {
+        "value": req.value,
+        "arm": req.arm,
+        "model": recipe.model.model_name_or_path,
+        "subset_sha256": subset_block["sha256"],
+        "pair_ids_sha256": subset_block.get("pair_ids_sha256"),
+        "recipe": json.loads(json.dumps(recipe.to_dict(), default=str)),
+    }
+    finished = _prepare_out_dir(req, fingerprint)
+    if finished is not None:
+        log.info("%s already finished (provenance.json present); nothing to do", req.out)
+        return InductionResult(req.out, "already_finished", finished)
+
+    started = time.time()
+    tokenizer, template = _load_tokenizer(model_path, recipe)
+    prov: dict[str, Any] = {
+        "base_model": model_path,
+        "base_model_revision": None,
+        "value": req.value,
+        "arm": req.arm,
+        "system_prompt": system_prompt,
+        "eval_system_prompt": eval_sp,
+        "system_prompt_in_training": recipe.induction.system_prompt_in_training,
+        "model_stage": recipe.induction.model_stage,
+        "chat_template": template,
+        "subset": subset_block,
+        "recipe": fingerprint["recipe"],
+        "seeds": {
+            "seed": recipe.training.seed,
+            "data_seed": recipe.training.data_seed,
+            "subset_seed": recipe.induction.subset_seed,
+        },
+        "packages": package_versions(),
+        "metrics": {},
+        "weights": "none",
+    }
+    if req.arm == "system_prompt_only":
+        tokenizer.save_pretrained(req.out)
+        prov["metrics"] = {"global_step": 0, "train_pairs": 0}
+        return InductionResult(req.out, "metadata_only", _finish(req, prov, started))
+
+    if rows and (req.out / TRAIN_PAIRS_FILE).is_file() is False:
+        write_jsonl(rows, req.out / TRAIN_PAIRS_FILE)
+    sp = system_prompt if recipe.induction.system_prompt_in_training else None
+    records = to_dpo_records(rows, sp)
+    return _train(req, recipe, model_path, tokenizer, records, prov, started)
+
+
+def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, started) -> InductionResult:
+    from transformers import AutoModelForCausalLM
+    from trl import DPOTrainer
+    from trl.trainer.utils import get_peft_config
+
+    training = recipe.training
+    training.output_dir = str(req.out)
+    dataset = _prepare_dataset(records, req.out, training)
+    model = AutoModelForCausalLM.from_pretrained(model_path, **_model_init_kwargs(recipe))
+    prov["base_model_revision"] = getattr(model.config, "_commit_hash", None)
+    peft_config = get_peft_config(recipe.model)
+    trainer = DPOTrainer(
+        model=model,
+        args=training,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    n_train = len(trainer.train_dataset)
+    if n_train < len(records):
+        log.warning(
+            "%d of %d pairs dropped: their prompt alone fills max_length=%s",
+            len(records) - n_train,
+            len(records),
+            training.max_length,
+        )
+    resume = last_complete_checkpoint(req.out)
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainer.save_model(str(req.out))
+    if not trainer.is_world_process_zero():
+        return InductionResult(req.out, "trained", prov)
+
+    tokenizer.save_pretrained(req.out)
+    history = trainer.state.log_history
+    with open(req.out / METRICS_FILE, "w", encoding="utf-8") as fh:
+        for row in history:
+            fh.write(json.dumps(row) + "\n")
+    prov["weights"] = "lora" if peft_config is not None else "full"
+    prov["metrics"] = _metrics_summary(history, len(records), n_train)
+    prov["metrics"]["resumed_from"] = resume.name if resume else None
+    if recipe.induction.merge_weights and peft_config is not None:
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(req.out / "merged")
+        tokenizer.save_pretrained(req.out / "merged")
+        prov["merged_weights"] = "merged"
+    if not recipe.induction.keep_checkpoints:
+        for ckpt in req.out.glob("checkpoint-*"):
+            shutil.rmtree(ckpt, ignore_errors=True)
+    return InductionResult(req.out, "resumed" if resume else "trained", _finish(req, prov, started))
+
+
+def _finish(req: InductionRequest, prov: dict[str, Any], started: float) -> dict[str, Any]:
+    prov["wall_time_s"] = round(time.time() - started, 2)
+    prov["created_at"] = utc_now()
+    prov["valueshift_version"] = valueshift_version()
+    (req.out / "README.md").write_text(model_card(prov, req.out), encoding="utf-8")
+    write_json_atomic(prov, req.out / PROVENANCE_FILE)
+    return prov
+
+
+__all__ = [
+    "ARMS",
+    "DataError",
+    "InductionError",
+    "InductionRequest",
+    "InductionResult",
+    "induce",
+    "last_complete_checkpoint",
+]
