@@ -32,16 +32,21 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
         [[np.nan if v is None else v for v in row] for row in heatmap["cells"]], dtype=float
     ).reshape(len(rows), len(cols))
     delta = heatmap["mode"] == "delta"
+    # Rates are drawn in percent (points for changes) so the colour bar reads like the labels.
+    percent = all(metrics[c]["format"] == "percent" for c in cols)
+    if percent:
+        data = data * 100.0
     finite = data[np.isfinite(data)]
     if delta:
         vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
         vmax = vmax or 1.0
-        vmin, cmap = -vmax, matplotlib.colormaps["RdBu_r"].copy()
+        vmin, cmap = -vmax, matplotlib.colormaps["RdBu_r"]
     else:
+        top = 100.0 if percent else 1.0
         vmin = min(0.0, float(finite.min())) if finite.size else 0.0
-        vmax = max(1.0, float(finite.max())) if finite.size else 1.0
-        cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("#dddddd")
+        vmax = max(top, float(finite.max())) if finite.size else top
+        cmap = matplotlib.colormaps["viridis"]
+    cmap = cmap.with_extremes(bad="#dddddd")
 
     with matplotlib.rc_context(RC):
         width = 2.5 + 0.42 * len(cols) + 0.06 * max(len(r) for r in rows)
@@ -57,14 +62,17 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
                 if not np.isfinite(v):
                     continue
                 fmt = metrics[c]["format"]
-                label = fmt_delta(v, fmt) if delta else fmt_value(v, fmt).rstrip("%")
+                raw = v / 100.0 if percent else v
+                label = fmt_delta(raw, fmt) if delta else fmt_value(raw, fmt).rstrip("%")
                 shade = abs(v) / vmax if delta else (v - vmin) / ((vmax - vmin) or 1.0)
                 color = "white" if (delta and shade > 0.6) or (not delta and shade < 0.5) else "black"
                 ax.text(j, i, label, ha="center", va="center", fontsize=7, color=color)
         title = heatmap["title"]
         if delta:
-            title += f"\nbaseline: {heatmap['baseline']} (percentage points for rates)"
+            title += f"\nbaseline: {heatmap['baseline']}"
         ax.set_title(title, fontsize=9)
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        unit = ("percentage points" if percent else "difference") if delta else ("%" if percent else "score")
+        bar.set_label(("change vs base, " if delta else "") + unit)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format="svg", metadata={"Date": None})
