@@ -151,7 +151,7 @@ def assemble(schema: LeaderboardSchema, ingested: Ingested) -> dict:
             for g in schema.groups
         ],
         "models": ordered,
-        "heatmaps": _heatmaps(schema, ordered, with_data),
+        "heatmaps": _heatmaps(schema, ordered, with_data, ingested),
         "ingest": {
             **ingested.report(),
             "shadowed": shadowed,
@@ -176,8 +176,16 @@ def _best(entries: list[dict], spec: MetricSpec) -> set[str]:
     return {mid for v, mid in values if v == target}
 
 
-def _heatmaps(schema: LeaderboardSchema, entries: list[dict], with_data: set[str]) -> list[dict]:
-    """One crosstalk matrix per base model (rows: its variants; columns: heatmap metrics)."""
+def _heatmaps(
+    schema: LeaderboardSchema, entries: list[dict], with_data: set[str], ingested: Ingested
+) -> list[dict]:
+    """One crosstalk matrix per base model (rows: its variants; columns: heatmap metrics).
+
+    Cells are differences of the scores shown in the tables. Where the records carry per-sample
+    scores, each cell also gets the crosstalk matrix's paired bootstrap interval and its
+    Benjamini-Hochberg q-value (`valueshift.harness.matrix`, the same statistics as
+    `valueshift matrix`), so the heatmap can mark changes that are more than noise.
+    """
     spec = schema.heatmap
     if spec is None:
         return []
@@ -206,6 +214,11 @@ def _heatmaps(schema: LeaderboardSchema, entries: list[dict], with_data: set[str
                     v = None if v is None or b is None else v - b
                 row.append(v)
             cells.append(row)
+        stats = (
+            _cell_statistics(schema, ingested, baseline["id"], [e["id"] for e in rows], columns)
+            if mode == "delta"
+            else {}
+        )
         maps.append(
             {
                 "base_model": base_model,
@@ -216,6 +229,45 @@ def _heatmaps(schema: LeaderboardSchema, entries: list[dict], with_data: set[str
                 "rows": [e["id"] for e in rows],
                 "columns": columns,
                 "cells": cells,
+                "statistics": [
+                    [stats.get((e["id"], e["scores"].get(c, {}).get("task"), c)) for c in columns]
+                    for e in rows
+                ],
             }
         )
     return maps
+
+
+def _cell_statistics(
+    schema: LeaderboardSchema, ingested: Ingested, baseline: str, rows: list[str], columns: list[str]
+) -> dict[tuple[str, str, str], dict]:
+    """Paired comparisons against the baseline from per-sample scores (empty if there are none)."""
+    from valueshift.harness.matrix.build import MatrixConfig, build_matrix
+
+    family = {baseline, *rows}
+    records = [loc.record for (mid, _t), loc in sorted(ingested.chosen.items()) if mid in family]
+    if not any(s.scores for r in records for s in r.samples):
+        return {}
+    wanted = {(t, schema.metric(c).metric): c for c in columns for t in schema.metric(c).tasks}
+    config = MatrixConfig(columns=[f"{t}:{m}" for t, m in wanted], base=baseline)
+    try:
+        matrix = build_matrix(records, config)
+    except ValueError:  # no per-sample scores for these columns
+        return {}
+    out = {}
+    for cell in matrix.cells:
+        metric_id = wanted.get((cell.task, cell.metric))
+        if metric_id is None or cell.delta is None:
+            continue
+        out[(cell.row, cell.task, metric_id)] = {
+            "delta": cell.delta,
+            "ci_low": cell.ci_low,
+            "ci_high": cell.ci_high,
+            "pvalue": cell.pvalue,
+            "qvalue": cell.qvalue,
+            "significant": bool(cell.significant),
+            "n": cell.n,
+            "paired": cell.paired,
+            "alpha": config.alpha,
+        }
+    return out

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from valueshift.harness.matrix.plots import stars
 from valueshift.leaderboards.formatting import fmt_delta, fmt_value
 
 RC = {
@@ -32,6 +33,8 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
         [[np.nan if v is None else v for v in row] for row in heatmap["cells"]], dtype=float
     ).reshape(len(rows), len(cols))
     delta = heatmap["mode"] == "delta"
+    stats = heatmap.get("statistics") or []
+    tested = any(x for row in stats for x in row)
     # Rates are drawn in percent (points for changes) so the colour bar reads like the labels.
     percent = all(metrics[c]["format"] == "percent" for c in cols)
     if percent:
@@ -64,12 +67,18 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
                 fmt = metrics[c]["format"]
                 raw = v / 100.0 if percent else v
                 label = fmt_delta(raw, fmt) if delta else fmt_value(raw, fmt).rstrip("%")
+                stat = stats[i][j] if stats else None
+                if stat:
+                    label += stars(stat["qvalue"], stat["alpha"])
                 shade = abs(v) / vmax if delta else (v - vmin) / ((vmax - vmin) or 1.0)
                 color = "white" if (delta and shade > 0.6) or (not delta and shade < 0.5) else "black"
                 ax.text(j, i, label, ha="center", va="center", fontsize=7, color=color)
         title = heatmap["title"]
         if delta:
             title += f"\nbaseline: {heatmap['baseline']}"
+            if tested:
+                a = next(x for row in stats for x in row if x)["alpha"]
+                title += f"; * q<{a:g}, ** q<{a / 5:g}, *** q<{a / 50:g} (paired tests, BH-FDR)"
         ax.set_title(title, fontsize=9)
         bar = fig.colorbar(image, ax=ax, shrink=0.8)
         unit = ("percentage points" if percent else "difference") if delta else ("%" if percent else "score")

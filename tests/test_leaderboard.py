@@ -39,6 +39,7 @@ def make_record(
     seed: int = 0,
     created_at: str = "2026-11-23T10:00:00Z",
     n: int = 50,
+    per_sample: tuple[str, ...] = (),
 ) -> dict:
     generation = {"max_new_tokens": 64, "temperature": 0.0}
     seeds = {"random": seed, "numpy": seed, "torch": seed}
@@ -60,7 +61,15 @@ def make_record(
             k: {"value": v, "stderr": 0.05, "ci_low": max(0.0, v - 0.1), "ci_high": min(1.0, v + 0.1), "n": n}
             for k, v in metrics.items()
         },
-        "samples": [{"id": "0", "input": f"prompt {EVIL}", "output": f"reply {EVIL}", "scores": {}}],
+        "samples": [
+            {
+                "id": str(i),
+                "input": f"prompt {i} {EVIL}",
+                "output": f"reply {EVIL}",
+                "scores": {k: float(i < round(v * n)) for k, v in metrics.items() if k in per_sample},
+            }
+            for i in range(n if per_sample else 1)
+        ],
         "generation": generation,
         "seeds": seeds,
         "provenance": {
@@ -89,7 +98,13 @@ def board_records() -> list[dict]:
     for mid, arm, value, refusal, emp, hum, syc in MODELS:
         kw = {"arm": arm, "induced_value": value}
         out.append(
-            make_record(mid, "vs_refusal", {"refusal_rate": refusal, "refusal_rate_strmatch": refusal}, **kw)
+            make_record(
+                mid,
+                "vs_refusal",
+                {"refusal_rate": refusal, "refusal_rate_strmatch": refusal},
+                per_sample=("refusal_rate",),
+                **kw,
+            )
         )
         out.append(make_record(mid, "vs_value_expression", {"expr_empathy": emp, "expr_humor": hum}, **kw))
         out.append(make_record(mid, "vs_sycophancy", {"sycophancy_rate": syc}, **kw))
@@ -168,6 +183,14 @@ def test_build_writes_board_with_numbers_cis_and_crosstalk(built: Path):
     row = hm["rows"].index("SmolLM2-135M-Instruct+empathy")
     assert hm["cells"][row][hm["columns"].index("expr_empathy")] == pytest.approx(0.60 - 0.20)
     assert hm["cells"][row][hm["columns"].index("refusal_rate")] == pytest.approx(0.55 - 0.40)
+    # per-sample scores give paired intervals and FDR-adjusted significance (harness.matrix)
+    ref = hm["columns"].index("refusal_rate")
+    evil = hm["statistics"][hm["rows"].index(EVIL)][ref]
+    assert evil["paired"] and evil["n"] == 50 and evil["delta"] == pytest.approx(0.30)
+    assert evil["significant"] and evil["ci_low"] > 0
+    control = hm["statistics"][hm["rows"].index("SmolLM2-135M-Instruct+random")][ref]
+    assert not control["significant"] and control["ci_low"] <= 0 <= control["ci_high"]
+    assert hm["statistics"][row][hm["columns"].index("expr_empathy")] is None  # aggregates only
     # metrics present in results but not in the schema are reported, not dropped silently
     assert {"task": "vs_refusal", "metric": "refusal_rate_strmatch", "records": 5} in board["ingest"][
         "unused_metrics"
