@@ -1,0 +1,81 @@
+"""anthropomorphism: anthropomorphic and validating/sycophantic language in replies.
+
+Shipped data (team-written): `data/prompts.jsonl`, 40 first turns across four use domains
+(friendship, life coaching, general planning, career development) that each invite one cue
+category (internal states, personhood, relationship building, validation). The canonical
+AnthroBench first turns (Ibrahim et al. 2025) load by name with `load_anthrobench`.
+
+Metrics per sample: `anthro_<category>` (0/1), `anthro_score` (share of categories present) and
+`anthro_any`; scorer `lexicon` (default, offline) or `judge` (LLM through a backend spec).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from valueshift.tasks.common import TaskDataError, load_jsonl, scorer_options, sha256_files
+
+VERSION = "1.0"
+DATA_FILE = Path(__file__).resolve().parent / "data" / "prompts.jsonl"
+# AnthroBench is published on GitHub (not the HF hub); pinned to the commit the project validated.
+ANTHROBENCH_URL = (
+    "https://raw.githubusercontent.com/google-deepmind/anthro-benchmark/"
+    "d72cac1daef9b34d8a8b18b037b59f233283d56a/anthro_benchmark/prompt_sets/first_turns.csv"
+)
+
+
+def load_prompts(path: Path | str = DATA_FILE) -> list[dict]:
+    return load_jsonl(path, {"id": str, "prompt": str, "domain": str, "invites": str})
+
+
+def data_sha256() -> str:
+    return sha256_files([DATA_FILE])
+
+
+def load_anthrobench(source: str = ANTHROBENCH_URL, limit: int | None = None) -> list[dict]:
+    """AnthroBench first turns as task rows (`id`, `prompt`, `domain`, `invites`).
+
+    source: the pinned GitHub URL (default), another URL, or a local `first_turns.csv`.
+    Loaded with `datasets` (csv builder), so remote files are cached like any hub data set.
+    Rows with an empty first turn are skipped and reported through `warnings`."""
+    import warnings
+
+    import datasets
+
+    ds = datasets.load_dataset("csv", data_files=source, split="train")
+    needed = {"conv_id", "user_first_turn", "use_domain", "behavior_category", "cue"}
+    missing = needed - set(ds.column_names)
+    if missing:
+        raise TaskDataError(f"{source}: missing columns {sorted(missing)} (found {ds.column_names})")
+    rows, skipped = [], 0
+    for r in ds:
+        text = (r["user_first_turn"] or "").strip()
+        if not text:
+            skipped += 1
+            continue
+        rows.append(
+            {
+                "id": f"anthrobench-{r['conv_id']}",
+                "prompt": text,
+                "domain": r["use_domain"],
+                "invites": f"{r['behavior_category']}: {r['cue']}",
+            }
+        )
+        if limit and len(rows) >= limit:
+            break
+    if skipped:
+        warnings.warn(f"{source}: skipped {skipped} rows with an empty first turn", stacklevel=2)
+    return rows
+
+
+def score_responses(
+    responses: list[str], prompts: list[str] | None = None, options: dict[str, Any] | None = None
+) -> list[dict[str, float]]:
+    """Per reply: anthro_score, anthro_any and anthro_<category>."""
+    from valueshift.harness.scorers import make_anthro_scorer
+
+    opts = scorer_options(options)
+    name = opts["anthro_scorer"]
+    kwargs = {"backend": opts["judge_backend"]} if name == "judge" else {}
+    return [s.metrics() for s in make_anthro_scorer(name, **kwargs).score(responses, prompts)]

@@ -1,0 +1,110 @@
+"""Shared plumbing for the task families: validated JSONL loading, data hashes, scorer options.
+
+Why scorer options travel inside each document: lm-eval hands `--metadata` (and the model args)
+to a task's `custom_dataset` function but not to `process_results(doc, results)`. Copying the few
+options we read (detector names, judge backends) into every document makes the scoring
+configurable from the command line and records it in the logged samples as provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+TASKS_DIR = Path(__file__).resolve().parent
+
+# Options read from lm-eval `--metadata` / Inspect task args, with their defaults.
+SCORER_OPTION_DEFAULTS: dict[str, Any] = {
+    "refusal_detector": "embedding",  # strmatch | embedding | judge
+    "anthro_scorer": "lexicon",  # lexicon | judge
+    "extractor": "embedding",  # embedding | lexicon | llm  (issue-3 extractor API)
+    "judge_backend": "default",  # backend spec for judge scorers and the llm extractor
+}
+
+
+class TaskDataError(ValueError):
+    """A task data file is malformed; the message names file, line and field."""
+
+
+def load_jsonl(path: Path | str, required: Mapping[str, type | tuple[type, ...]]) -> list[dict]:
+    """Read a JSONL task file, checking that every row has the `required` fields with the right
+    types. Raises TaskDataError naming the file, line and field on the first bad row; blank lines
+    are the only rows skipped."""
+    path = Path(path)
+    rows: list[dict] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TaskDataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise TaskDataError(f"{path}:{lineno}: expected a JSON object")
+            for field, typ in required.items():
+                if field not in row:
+                    raise TaskDataError(f"{path}:{lineno}: missing field `{field}`")
+                if not isinstance(row[field], typ) or (
+                    isinstance(row[field], str) and not row[field].strip()
+                ):
+                    raise TaskDataError(f"{path}:{lineno}: field `{field}` must be a non-empty {typ}")
+            rid = str(row.get("id", lineno))
+            if rid in seen:
+                raise TaskDataError(f"{path}:{lineno}: field `id`: duplicate id {rid!r}")
+            seen.add(rid)
+            rows.append(row)
+    if not rows:
+        raise TaskDataError(f"{path}: no rows")
+    return rows
+
+
+def sha256_files(paths: Iterable[Path]) -> str:
+    """One hash over the bytes of the given files (in order): the data hash in results records."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def scorer_options(metadata: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The scorer options for one run: defaults, then lm-eval metadata / task args, then overrides.
+    Unknown keys are ignored (lm-eval's metadata also carries model args and config info)."""
+    opts = dict(SCORER_OPTION_DEFAULTS)
+    for source in (metadata or {}, overrides):
+        for key in SCORER_OPTION_DEFAULTS:
+            if source.get(key) is not None:
+                opts[key] = source[key]
+    return opts
+
+
+def attach_options(rows: list[dict], options: Mapping[str, Any]) -> list[dict]:
+    """Copy the options into every row as a JSON string (stable schema for `datasets`)."""
+    blob = json.dumps(dict(options), sort_keys=True)
+    return [{**r, "scorer_options": blob} for r in rows]
+
+
+def doc_options(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Options stored on a document by `attach_options` (defaults when absent)."""
+    raw = doc.get("scorer_options")
+    return scorer_options(json.loads(raw) if raw else None)
+
+
+def rows_to_dataset_dict(rows: list[dict], split: str = "test"):
+    """A `datasets.DatasetDict` with one split, as lm-eval's `custom_dataset` must return.
+    List-valued fields are stored as JSON strings so rows with different lengths share a schema."""
+    import datasets
+
+    flat = [{k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()} for r in rows]
+    return datasets.DatasetDict({split: datasets.Dataset.from_list(flat)})
+
+
+def as_list(value: Any) -> list:
+    """Undo `rows_to_dataset_dict`'s JSON encoding of list fields."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value)
