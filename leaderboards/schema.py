@@ -191,8 +191,8 @@ class _Parser:
         if value is None:
             return None
         value = self.text(value, where)
-        if not value.startswith(("https://", "http://")):
-            raise self.fail(where, "only http(s) URLs are allowed")
+        if not value.startswith(("https://", "http://")) or re.search(r"[\s<>\"'`]", value):
+            raise self.fail(where, "expected an http(s) URL without spaces, quotes or angle brackets")
         return value
 
     def schema(self, data: Any) -> LeaderboardSchema:

@@ -41,7 +41,7 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (dev extra) not installed")
+    from selenium import webdriver  # the `dev` extra; a missing install must fail, not skip
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
