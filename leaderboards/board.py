@@ -29,7 +29,9 @@ def provenance_path(record_id: str) -> str:
 
 
 def heatmap_path(base_model: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", base_model).strip("-.")[-40:] or "model"
+    """A readable, collision-free file name: the last path segment of the base model + a hash."""
+    tail = base_model.rstrip("/").split("/")[-1]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.")[:40] or "model"
     return f"heatmaps/{slug}-{hashlib.sha256(base_model.encode()).hexdigest()[:8]}.svg"
 
 
@@ -225,7 +227,13 @@ def _heatmaps(
                 "file": heatmap_path(base_model),
                 "mode": mode,
                 "baseline": baseline["id"] if mode == "delta" else None,
-                "title": spec.title if mode == "delta" else "Scores (no base-model result to compare with)",
+                "title": spec.title
+                if mode == "delta"
+                else (
+                    "Scores of the base model (no induced variants scored yet)"
+                    if baseline is not None
+                    else "Scores (no base-model result to compare with)"
+                ),
                 "rows": [e["id"] for e in rows],
                 "columns": columns,
                 "cells": cells,

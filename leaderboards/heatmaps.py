@@ -52,12 +52,14 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
     cmap = cmap.with_extremes(bad="#dddddd")
 
     with matplotlib.rc_context(RC):
-        width = 2.5 + 0.42 * len(cols) + 0.06 * max(len(r) for r in rows)
-        height = 1.9 + 0.32 * len(rows)
+        # Size from the content (labels in inches at 9 pt) so constrained layout never collapses.
+        col_labels = [metrics[c]["display_name"] for c in cols]
+        width = max(6.0, 2.2 + 0.42 * len(cols) + 0.065 * max(len(r) for r in rows))
+        height = 2.2 + 0.32 * len(rows) + 0.055 * max(len(c) for c in col_labels)
         fig = Figure(figsize=(width, height), layout="constrained")
         ax = fig.add_subplot()
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-        ax.set_xticks(range(len(cols)), [metrics[c]["display_name"] for c in cols], rotation=60, ha="right")
+        ax.set_xticks(range(len(cols)), col_labels, rotation=60, ha="right")
         ax.set_yticks(range(len(rows)), rows)
         for i in range(len(rows)):
             for j, c in enumerate(cols):
@@ -78,7 +80,7 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
             title += f"\nbaseline: {heatmap['baseline']}"
             if tested:
                 a = next(x for row in stats for x in row if x)["alpha"]
-                title += f"; * q<{a:g}, ** q<{a / 5:g}, *** q<{a / 50:g} (paired tests, BH-FDR)"
+                title += f"\n* q<{a:g}, ** q<{a / 5:g}, *** q<{a / 50:g} (paired tests, BH-FDR)"
         ax.set_title(title, fontsize=9)
         bar = fig.colorbar(image, ax=ax, shrink=0.8)
         unit = ("percentage points" if percent else "difference") if delta else ("%" if percent else "score")

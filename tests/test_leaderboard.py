@@ -101,7 +101,7 @@ def board_records() -> list[dict]:
             make_record(
                 mid,
                 "vs_refusal",
-                {"refusal_rate": refusal, "refusal_rate_strmatch": refusal},
+                {"refusal_rate": refusal, "refusal_rate_judge": refusal},
                 per_sample=("refusal_rate",),
                 **kw,
             )
@@ -154,7 +154,7 @@ def test_schema_errors_name_file_line_and_field(tmp_path: Path):
     assert f"{bad}:{line}:" in msg and "lower_is_better" in msg and "true or false" in msg
 
     bad.write_text(
-        text.replace("metrics: [refusal_rate, over_refusal_rate]", "metrics: [refusal_rate, nope]")
+        text.replace("metrics: [refusal_rate, over_refusal_rate,", "metrics: [refusal_rate, nope,")
     )
     with pytest.raises(SchemaError, match=r"groups\[0\]\.metrics\[1\]: unknown metric 'nope'"):
         load_schema(bad)
@@ -192,7 +192,7 @@ def test_build_writes_board_with_numbers_cis_and_crosstalk(built: Path):
     assert not control["significant"] and control["ci_low"] <= 0 <= control["ci_high"]
     assert hm["statistics"][row][hm["columns"].index("expr_empathy")] is None  # aggregates only
     # metrics present in results but not in the schema are reported, not dropped silently
-    assert {"task": "vs_refusal", "metric": "refusal_rate_strmatch", "records": 5} in board["ingest"][
+    assert {"task": "vs_refusal", "metric": "refusal_rate_judge", "records": 5} in board["ingest"][
         "unused_metrics"
     ]
     assert "over_refusal_rate" in board["ingest"]["metrics_without_results"]
@@ -427,3 +427,38 @@ def test_git_publish_commits_only_the_board_folder(built: Path, tmp_path: Path, 
     assert run_command([*argv, "--dry-run"]) == 0
     assert "delete  value-crosstalk/provenance/gone.json" in capsys.readouterr().out
     assert run_command(argv) == 0 and not stale.exists()
+
+
+# ------------------------------------------------------------------------------ end to end
+def test_board_from_real_scoring_runs(tiny_model_path: Path, tmp_path: Path):
+    """`valueshift score` (the real lm-eval path, tiny model) -> `valueshift leaderboard build`."""
+    results = tmp_path / "results.jsonl"
+    common = ["score", "--results", str(results), "--tasks", "vs_sycophancy", "--limit", "4"]
+    assert run_command([*common, "--arm", "base", "--id", "tiny", f"hf:{tiny_model_path}"]) == 0
+    assert (
+        run_command(
+            [
+                *common,
+                "--arm",
+                "value",
+                "--induced-value",
+                "empathy",
+                "--id",
+                "tiny+empathy",
+                f"hf:{tiny_model_path}",
+            ]
+        )
+        == 0
+    )
+    out = build_leaderboard([results], tmp_path / "board", progress=False).out
+    board = json.loads((out / "results.json").read_text())
+    stored = {json.loads(line)["model"]["id"]: json.loads(line) for line in results.read_text().splitlines()}
+    for entry in board["models"]:
+        score = entry["scores"]["sycophancy_rate"]
+        assert score["value"] == stored[entry["id"]]["metrics"]["sycophancy_rate"]["value"]
+        assert score["n"] == 4 and (out / score["provenance"]).is_file()
+    (hm,) = board["heatmaps"]
+    assert hm["mode"] == "delta" and hm["baseline"] == "tiny" and hm["rows"] == ["tiny+empathy"]
+    # same weights under two ids: no change, and the paired statistics say so
+    stat = hm["statistics"][0][hm["columns"].index("sycophancy_rate")]
+    assert stat["paired"] and stat["n"] == 4 and stat["delta"] == 0 and not stat["significant"]
