@@ -1,0 +1,135 @@
+"""`valueshift score MODEL [MODEL ...]`: score models into a results store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from valueshift.harness.scoring.runners import TaskNotFound
+from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_model
+from valueshift.harness.scoring.spec import ModelSpecError
+
+log = logging.getLogger(__name__)
+
+
+def _config(args: argparse.Namespace) -> ScoreConfig:
+    data: dict = {}
+    if args.config:
+        try:
+            data = yaml.safe_load(Path(args.config).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ScoreError(f"{args.config}: invalid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ScoreError(f"{args.config}: expected a mapping of ScoreConfig fields")
+    cfg = ScoreConfig.from_dict(data)
+    if args.tasks is not None:
+        cfg.lm_eval_tasks = [t for t in args.tasks.split(",") if t]
+    if args.inspect_tasks is not None:
+        cfg.inspect_tasks = [t for t in args.inspect_tasks.split(",") if t]
+    for name in (
+        "include_path",
+        "limit",
+        "max_new_tokens",
+        "batch_size",
+        "device",
+        "dtype",
+        "seed",
+        "system_prompt",
+        "n_resamples",
+        "arm",
+        "induced_value",
+    ):
+        v = getattr(args, name)
+        if v is not None:
+            setattr(cfg, name, v)
+    if args.id:
+        cfg.model_id = args.id
+    cfg.no_system_prompt |= args.no_system_prompt
+    cfg.rescore |= args.rescore
+    if args.no_cache:
+        cfg.use_cache = False
+    if args.no_chat_template:
+        cfg.apply_chat_template = False
+    return cfg
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    try:
+        cfg = _config(args)
+    except ScoreError as exc:
+        print(f"valueshift score: error: {exc}", file=sys.stderr)
+        return 2
+    if cfg.model_id and len(args.models) > 1:
+        print(
+            "valueshift score: error: --id names one model; score several models one by one", file=sys.stderr
+        )
+        return 2
+    failed = 0
+    for model in args.models:
+        try:
+            summary = score_model(model, args.results, cfg)
+        except (ModelSpecError, TaskNotFound, ScoreError) as exc:
+            print(f"valueshift score: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"\n{summary.model_id} -> {summary.store}")
+        for o in summary.outcomes:
+            head = ", ".join(f"{k}={v:.3f}" for k, v in list(o.metrics.items())[:4])
+            extra = (
+                f" ({o.new_generations} new generations, {o.seconds:.1f}s)" if o.status != "skipped" else ""
+            )
+            print(f"  {o.harness:<8} {o.task:<28} {o.status}{extra}  {head or o.error}")
+        failed += len(summary.failed)
+    return 1 if failed else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "score",
+        help="score models on the suite (lm-eval + Inspect) into a results store",
+        description=(
+            "MODEL: default | PATH (HF folder or induction checkpoint with provenance.json) | "
+            "hf:PATH_OR_ID[@ADAPTER] | vllm:PATH_OR_ID[@ADAPTER] | openai:MODEL@BASE_URL | HUB_ID. "
+            "One record per (model, task) is appended to --results; finished tasks are skipped on re-runs "
+            "and generations are cached per model, prompt and settings."
+        ),
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("--results", required=True, help="results store (JSONL), created if missing")
+    p.add_argument("--config", help="YAML file of ScoreConfig fields (flags override it)")
+    p.add_argument(
+        "--tasks", default=None, help="lm-eval tasks/groups, comma-separated (default: value_crosstalk)"
+    )
+    p.add_argument(
+        "--inspect-tasks",
+        default=None,
+        help="Inspect tasks, comma-separated (e.g. valueshift/sycophancy or file.py@task; default: none)",
+    )
+    p.add_argument("--include-path", default=None, help="extra lm-eval task folder")
+    p.add_argument("--limit", type=int, default=None, help="samples per task (for quick runs)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="override each task's generation length")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the harness's choice)")
+    p.add_argument("--dtype", default=None, help="auto, float32, bfloat16 ...")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--system-prompt", default=None, help="system prompt for every prompt (overrides the checkpoint's)"
+    )
+    p.add_argument(
+        "--no-system-prompt", action="store_true", help="ignore a checkpoint's evaluation system prompt"
+    )
+    p.add_argument("--no-chat-template", action="store_true", help="score raw completions (base models)")
+    p.add_argument("--id", default=None, help="display id for the model (default: derived from the path)")
+    p.add_argument("--arm", default=None, choices=["base", "value", "random_control", "system_prompt_only"])
+    p.add_argument("--induced-value", default=None)
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="re-run scoring from cached generations and replace stored records",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    p.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples for metric intervals")
+    p.set_defaults(func=cmd_score)
