@@ -55,7 +55,7 @@ def render_heatmap(heatmap: dict, metrics: dict[str, dict], out: Path) -> None:
         # Size from the content (labels in inches at 9 pt) so constrained layout never collapses.
         col_labels = [metrics[c]["display_name"] for c in cols]
         width = max(6.0, 2.2 + 0.42 * len(cols) + 0.065 * max(len(r) for r in rows))
-        height = 2.2 + 0.32 * len(rows) + 0.055 * max(len(c) for c in col_labels)
+        height = 2.2 + 0.32 * len(rows) + 0.045 * max(len(c) for c in col_labels)
         fig = Figure(figsize=(width, height), layout="constrained")
         ax = fig.add_subplot()
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
