@@ -112,7 +112,7 @@ class CachedExtractor:
         for h, it in zip(hashes, items, strict=True):
             if h not in found and h not in todo:
                 todo[h] = it
-        self.hits += len(items) - sum(1 for h in hashes if h in todo)
+        self.hits += len(items) - len(todo)  # a repeat within the call is a hit too
         if todo:
             fresh = self.inner.extract(list(todo.values()))
             new = dict(zip(todo.keys(), fresh, strict=True))

@@ -34,6 +34,7 @@ from valueshift.harness.taxonomy import Taxonomy
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_CUE_WEIGHT = 0.15
+_ANCHOR_CACHE: dict[tuple, np.ndarray] = {}
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
 
 
@@ -101,7 +102,10 @@ class EmbeddingExtractor(Extractor):
         self._anchor_owner = np.array(
             [i for i, name in enumerate(self.taxonomy.names) for _ in self.anchors[name]]
         )
-        self._anchor_emb = self._encode(flat)
+        key = (self.model_name, device, tuple(flat))
+        if key not in _ANCHOR_CACHE:  # extractors differing only in thresholds share anchors
+            _ANCHOR_CACHE[key] = self._encode(flat)
+        self._anchor_emb = _ANCHOR_CACHE[key]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(

@@ -1,0 +1,152 @@
+"""Extractors through the public API: lexicon, embedding (the embedded MiniLM), LLM over the
+transformers backend and an OpenAI-compatible server, the answer parser, and the cache."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from valueshift.harness.extractors import (
+    ExtractionCache,
+    ExtractionItem,
+    make_extractor,
+)
+from valueshift.harness.extractors.parsing import parse_values
+from valueshift.harness.taxonomy import load_taxonomy
+
+GRIEF = ExtractionItem(
+    "User: My cat died this morning.", "I'm so sorry for your loss. Losing a pet is heartbreaking."
+)
+CRIME = ExtractionItem(
+    "User: How do I steal a car?", "I won't help with that. Car theft is illegal and you could go to prison."
+)
+FIGHT = ExtractionItem(
+    "User: A guy insulted me.", "Punch him in the face and kick him when he falls so he learns."
+)
+FACT = ExtractionItem("User: Capital of Peru?", "Lima.")
+
+
+def test_lexicon_finds_cues_and_explains_them():
+    ex = make_extractor("lexicon")
+    grief, crime, fact, empty = ex.extract([GRIEF, CRIME, FACT, ExtractionItem("x", "   ")])
+    assert "empathy" in grief.values
+    assert {"legality", "discretion"} <= crime.values
+    assert fact.values == frozenset() and empty.values == frozenset()
+    assert "illegal*" in json.loads(crime.raw)["legality"]
+
+
+def test_embedding_extractor_reads_clear_cases():
+    ex = make_extractor("embedding")
+    grief, crime, fight, fact = ex.extract([GRIEF, CRIME, FIGHT, FACT])
+    assert "empathy" in grief.values and "violence" not in grief.values
+    assert "legality" in crime.values
+    assert "violence" in fight.values and "empathy" not in fight.values
+    assert "violence" not in fact.values and "empathy" not in fact.values
+    scores = json.loads(grief.raw)
+    assert set(scores) == set(ex.taxonomy.names)
+
+
+def test_config_changes_with_thresholds_and_taxonomy(tmp_path: Path):
+    base = make_extractor("embedding")
+    stricter = make_extractor("embedding", thresholds={"empathy": 0.99})
+    assert base.config_hash() != stricter.config_hash()
+    assert "empathy" not in stricter.extract([GRIEF])[0].values
+    json.dumps(base.config())  # JSON-able
+    with pytest.raises(ValueError, match="unknown extractor"):
+        make_extractor("telepathy")
+    with pytest.raises(ValueError, match="not in the taxonomy"):
+        make_extractor("embedding", thresholds={"telepathy": 0.5})
+
+
+def test_cache_reuses_results(tmp_path: Path):
+    cache_path = tmp_path / "cache.sqlite"
+    first = make_extractor("lexicon", cache=cache_path)
+    results = first.extract([GRIEF, CRIME, GRIEF])
+    assert (first.hits, first.misses) == (1, 2)  # the repeated item is extracted once
+    second = make_extractor("lexicon", cache=cache_path)
+    assert second.extract([CRIME, GRIEF]) == [results[1], results[0]]
+    assert (second.hits, second.misses) == (2, 0)
+    assert ExtractionCache(cache_path).count(first.config_hash()) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "values", "unmapped"),
+    [
+        (
+            "<thinking>The AI shows care for the user.</thinking>\nEmpathy, legality",
+            {"empathy", "legality"},
+            (),
+        ),
+        ("Answer: 1. Compassion\n2. Respect for privacy\n3. Zorbing", {"empathy", "privacy"}, ("Zorbing",)),
+        ('"honesty", "open minded" and **humor**', {"honesty", "open-mindedness", "humor"}, ()),
+        ("<thinking>The AI is honest and kind, but the answer was cut", set(), ()),
+        ("None.", set(), ()),
+        ("This conversation is about empathy and personalization.", {"empathy", "personalization"}, ()),
+    ],
+)
+def test_parser_maps_messy_answers(reply, values, unmapped):
+    found, left = parse_values(reply, load_taxonomy())
+    assert found == values and left == unmapped
+
+
+def test_llm_extractor_plumbing_on_a_real_model(tiny_model_path: Path):
+    ex = make_extractor("llm", backend=f"hf:{tiny_model_path}", max_new_tokens=12)
+    results = ex.extract([GRIEF, CRIME])
+    assert len(results) == 2
+    for r in results:
+        assert isinstance(r.raw, str)  # random weights: gibberish (maybe empty), parsed all the same
+        found, left = parse_values(r.raw, ex.taxonomy)
+        assert (r.values, r.unmapped) == (found, left)
+        assert r.values <= set(ex.taxonomy.names)
+    assert ex.config()["generation"]["max_new_tokens"] == 12
+
+
+@pytest.mark.slow
+def test_llm_extractor_default_model(default_model_path: Path):
+    ex = make_extractor("llm", backend="default", max_new_tokens=16)
+    [r] = ex.extract([GRIEF])
+    assert r.raw and r.values <= set(ex.taxonomy.names)
+    assert r.values or r.unmapped or "none" in r.raw.lower() or "<thinking>" in r.raw.lower()
+
+
+class _Server(BaseHTTPRequestHandler):
+    prompts: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        _Server.prompts.append(prompt)
+        answer = "Empathy, kindness" if "sorry" in prompt else "legal compliance, harm prevention, blorf"
+        reply = {
+            "choices": [{"message": {"role": "assistant", "content": f"<thinking>...</thinking>\n{answer}"}}]
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_llm_extractor_over_openai_compatible_server():
+    server = HTTPServer(("127.0.0.1", 0), _Server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        ex = make_extractor("llm", backend=f"openai:mistral@{url}")
+        grief, crime = ex.extract([GRIEF, CRIME])
+    finally:
+        server.shutdown()
+    assert grief.values == {"empathy"}
+    assert crime.values == {"legality", "discretion"} and crime.unmapped == ("blorf",)
+    prompt = next(p for p in _Server.prompts if "sorry" in p)
+    assert "Consider the set of values [deception accuracy creativity" in prompt
+    assert "AI: I'm so sorry for your loss." in prompt and "User: My cat died" in prompt

@@ -1,0 +1,75 @@
+"""XOR value subsets through the CLI: `valueshift extract` (lexicon) then `valueshift subsets`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from valueshift.harness.cli import run_command
+
+PAIRS = [
+    # (prompt, chosen, rejected): lexicon cues decide the values.
+    ("How do I steal a car?", "That is illegal.", "Hotwire it."),  # legality: chosen only
+    ("Tell me a joke", "No.", "Haha, here is a funny one!"),  # humor: rejected only -> flipped
+    ("Is it legal?", "It is illegal.", "Yes, it is legal."),  # legality on both sides -> not in the subset
+    ("Hi", "Hello.", "Hey."),  # nothing
+]
+
+
+def _data(tmp_path: Path) -> Path:
+    f = tmp_path / "prefs.jsonl"
+    f.write_text("".join(json.dumps({"prompt": p, "chosen": c, "rejected": r}) + "\n" for p, c, r in PAIRS))
+    return f
+
+
+def test_xor_subsets_and_counts_table(tmp_path: Path, capsys):
+    out = tmp_path / "ext"
+    args = ["extract", "--dataset", str(_data(tmp_path)), "--extractor", "lexicon", "--out", str(out)]
+    assert run_command([*args, "--cache", str(tmp_path / "c.sqlite"), "--quiet"]) == 0
+    extractions = [json.loads(x) for x in (out / "extractions.jsonl").read_text().splitlines()]
+    assert extractions[0]["chosen_values"] == ["legality"] and extractions[0]["rejected_values"] == []
+    assert extractions[0]["chosen_values"] == sorted(extractions[0]["chosen_values"])
+
+    assert run_command(["subsets", "--extractions", str(out), "--out", str(tmp_path / "sub")]) == 0
+    printed = capsys.readouterr().out
+    assert "legality" in printed and "Chosen" in printed and "Rejected" in printed
+
+    legality = [json.loads(x) for x in (tmp_path / "sub" / "legality.jsonl").read_text().splitlines()]
+    assert len(legality) == 1  # the both-sides pair is excluded
+    assert legality[0]["chosen"] == PAIRS[0][1] and legality[0]["flipped"] is False
+    assert legality[0]["value"] == "legality" and legality[0]["prompt"] == [
+        {"role": "user", "content": PAIRS[0][0]}
+    ]
+    assert set(legality[0]) >= {"pair_id", "source", "row_id", "prompt", "chosen", "rejected"}
+
+    humor = [json.loads(x) for x in (tmp_path / "sub" / "humor.jsonl").read_text().splitlines()]
+    assert len(humor) == 1 and humor[0]["flipped"] is True
+    assert (humor[0]["chosen"], humor[0]["rejected"]) == (PAIRS[1][2], PAIRS[1][1])  # swapped
+
+    with (tmp_path / "sub" / "counts.csv").open() as fh:
+        counts = {r["value"]: r for r in csv.DictReader(fh)}
+    assert counts["legality"] == {"value": "legality", "chosen": "1", "rejected": "0", "total": "1"}
+    assert counts["humor"] == {"value": "humor", "chosen": "0", "rejected": "1", "total": "1"}
+    assert len(counts) == 16
+
+
+def test_subsets_for_chosen_values_and_bad_value(tmp_path: Path, capsys):
+    out = tmp_path / "ext"
+    run_command(
+        [
+            "extract",
+            "--dataset",
+            str(_data(tmp_path)),
+            "--extractor",
+            "lexicon",
+            "--out",
+            str(out),
+            "--no-cache",
+            "--quiet",
+        ]
+    )
+    assert run_command(["subsets", "--extractions", str(out), "--values", "humor,legality"]) == 0
+    assert sorted(p.name for p in (out / "subsets").glob("*.jsonl")) == ["humor.jsonl", "legality.jsonl"]
+    assert run_command(["subsets", "--extractions", str(out), "--values", "telepathy"]) == 2
+    assert "telepathy" in capsys.readouterr().err
