@@ -44,17 +44,35 @@ class LmEvalSettings:
     use_cache: bool = True
 
 
-@functools.lru_cache(maxsize=4)
-def lmeval_task_manager(include_path: str | None = None):
-    """lm-eval's task index (scanning its task folders takes seconds: built once per process)."""
+# lm-eval installs our task folder at lm_eval/tasks/value_crosstalk/ (see the tasks package).
+SUITE_FOLDER = "value_crosstalk"
+
+
+@functools.lru_cache(maxsize=8)
+def _task_manager(paths: tuple[str, ...], include_defaults: bool):
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=include_path) if include_path else TaskManager()
+    return TaskManager(include_path=list(paths) or None, include_defaults=include_defaults)
+
+
+def lmeval_task_manager(include_path: str | None = None, names: tuple[str, ...] = ()):
+    """lm-eval's task index. Scanning all of lm-eval's ~15k task configs takes ~10 s, so when
+    every requested name lives in our suite folder (or the user's include path) only those
+    folders are indexed; anything else falls back to the full index. Built once per process."""
+    import lm_eval.tasks
+
+    suite = Path(lm_eval.tasks.__file__).parent / SUITE_FOLDER
+    paths = tuple(p for p in (str(suite) if suite.is_dir() else None, include_path) if p)
+    if names and paths:
+        small = _task_manager(paths, False)
+        if all(n in small.all_tasks for n in names):
+            return small
+    return _task_manager(paths, True)
 
 
 def expand_lmeval_tasks(names: list[str], include_path: str | None = None) -> dict[str, str]:
     """Leaf tasks (name -> version) behind task or group names, in a stable order."""
-    tm = lmeval_task_manager(include_path)
+    tm = lmeval_task_manager(include_path, tuple(names))
     known = set(tm.all_tasks)
     missing = [n for n in names if n not in known]
     if missing:
@@ -128,7 +146,6 @@ class LmEvalRunner:
     def __init__(self, spec: ModelSpec, settings: LmEvalSettings):
         self.spec, self.st = spec, settings
         self._lm = None
-        self._tm = None
 
     def _model(self):
         if self._lm is None:
@@ -149,14 +166,12 @@ class LmEvalRunner:
         """Evaluate one leaf task; returns lm-eval's results dict (with logged samples)."""
         import lm_eval
 
-        if self._tm is None:
-            self._tm = lmeval_task_manager(self.st.include_path)
         seeds = self.st.seeds or {}
         gen_kwargs = {"max_gen_toks": self.st.max_new_tokens} if self.st.max_new_tokens else None
         return lm_eval.simple_evaluate(
             model=self._model(),
             tasks=[task],
-            task_manager=self._tm,
+            task_manager=lmeval_task_manager(self.st.include_path, (task,)),
             limit=self.st.limit,
             use_cache=lmeval_cache_path(self.spec) if self.st.use_cache else None,
             log_samples=True,
