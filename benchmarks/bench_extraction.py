@@ -1,0 +1,108 @@
+"""Extraction throughput: pairs per second for the lexicon, embedding and LLM extractors on the same
+HH-RLHF harmless test pairs, and the cost of a cached re-run as a fraction of the first run.
+
+    .venv/bin/python benchmarks/bench_extraction.py [--pairs 200] [--llm-pairs 4] [--llm-backend default]
+
+Each extractor gets a fresh cache in a temporary folder; "first" is extraction through that cache
+(the real `valueshift extract` path), "cached" the same call again. Model loading is timed apart
+(setup). The machine is printed with the table: on a shared CPU the numbers move with the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+DATA = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "hh_rlhf_harmless_test"
+    / "harmless-base_test.jsonl.gz"
+)
+
+
+def machine() -> str:
+    """The shared machine description plus the load average (the CPU is shared)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import describe_machine
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{describe_machine()}; load average {load:.1f} at the end"
+
+
+def bench(name: str, pairs, options: dict, batch_pairs: int) -> dict:
+    from valueshift.harness.extractors import ExtractionItem, make_extractor
+
+    items = []
+    for p in pairs:
+        prompt = p.prompt_text()
+        items += [ExtractionItem(prompt, p.chosen), ExtractionItem(prompt, p.rejected)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        ex = make_extractor(name, cache=Path(tmp) / "cache.sqlite", **options)
+        setup = time.perf_counter() - t0
+        timings = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            for start in range(0, len(items), 2 * batch_pairs):
+                ex.extract(items[start : start + 2 * batch_pairs])
+            timings.append(time.perf_counter() - t0)
+    first, cached = timings
+    return {
+        "extractor": name + (f" ({options['backend']})" if "backend" in options else ""),
+        "pairs": len(pairs),
+        "setup_s": round(setup, 2),
+        "first_s": round(first, 3),
+        "pairs_per_s": round(len(pairs) / first, 2),
+        "cached_s": round(cached, 4),
+        "cached_fraction": round(cached / first, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument(
+        "--pairs", type=int, default=200, help="pairs for the lexicon and embedding extractors"
+    )
+    parser.add_argument("--llm-pairs", type=int, default=4, help="pairs for the LLM extractor (0 to skip)")
+    parser.add_argument("--llm-backend", default="default")
+    parser.add_argument("--llm-max-new-tokens", type=int, default=128)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    from valueshift.training.data import load_pairs
+
+    pairs = list(load_pairs("hh-rlhf", data_files=[args.data], limit=max(args.pairs, args.llm_pairs)))
+    rows = [
+        bench("lexicon", pairs[: args.pairs], {}, 64),
+        bench("embedding", pairs[: args.pairs], {}, 64),
+    ]
+    if args.llm_pairs:
+        opts = {"backend": args.llm_backend, "max_new_tokens": args.llm_max_new_tokens}
+        rows.append(bench("llm", pairs[: args.llm_pairs], opts, 4))
+    print(f"Machine: {machine()}")
+    print(f"Data: {Path(args.data).name} (same first pairs for every extractor)\n")
+    header = f"{'extractor':<24} {'pairs':>6} {'setup s':>8} {'first s':>9} {'pairs/s':>9} {'cached s':>9} {'cached/first':>13}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['extractor']:<24} {r['pairs']:>6} {r['setup_s']:>8.2f} {r['first_s']:>9.2f} {r['pairs_per_s']:>9.2f} "
+            f"{r['cached_s']:>9.3f} {r['cached_fraction']:>13.4f}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "results": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
