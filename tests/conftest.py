@@ -63,3 +63,45 @@ def tiny_model_path(default_model_path: Path, tmp_path_factory: pytest.TempPathF
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def hh_normalised_pairs(shared_data: Path) -> list[dict]:
+    """The first 200 single-turn HH-RLHF harmless test pairs (file order) as normalised pairs,
+    following the issue-3 contract: pair_id, source, row_id, prompt messages, chosen, rejected."""
+    import gzip
+    import hashlib
+    import json
+    import re
+
+    rows: list[dict] = []
+    with gzip.open(shared_data / "hh_rlhf_harmless_test" / "harmless-base_test.jsonl.gz", "rt") as fh:
+        for i, line in enumerate(fh):
+            raw = json.loads(line)
+            turns = []
+            for text in (raw["chosen"], raw["rejected"]):
+                parts = re.split(r"\n\n(Human|Assistant): ", text)
+                turns.append(
+                    [
+                        {"role": "user" if parts[k] == "Human" else "assistant", "content": parts[k + 1].strip()}
+                        for k in range(1, len(parts) - 1, 2)
+                    ]
+                )
+            chosen, rejected = turns
+            if len(chosen) != 2 or len(rejected) != 2 or chosen[-1]["role"] != "assistant":
+                continue
+            prompt = chosen[:-1]
+            key = "hh-rlhf" + json.dumps(prompt) + chosen[-1]["content"] + rejected[-1]["content"]
+            rows.append(
+                {
+                    "pair_id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                    "source": "hh-rlhf",
+                    "row_id": f"harmless-base_test.jsonl.gz:{i}",
+                    "prompt": prompt,
+                    "chosen": chosen[-1]["content"],
+                    "rejected": rejected[-1]["content"],
+                }
+            )
+            if len(rows) >= 200:
+                break
+    return rows

@@ -86,6 +86,12 @@ def _fmt(x: Any) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
 
+def _subset_line(subset: dict[str, Any]) -> str:
+    if not subset.get("path"):
+        return "- subset: none (no training)"
+    return f"- subset: `{subset['path']}` (sha256 `{subset['sha256'][:16]}...`, {subset['size']} pairs used)"
+
+
 def model_card(prov: dict[str, Any], out_dir: Path) -> str:
     """README.md for the checkpoint: what was induced, from which data, and how to load it."""
     arm = prov["arm"]
@@ -138,7 +144,7 @@ def model_card(prov: dict[str, Any], out_dir: Path) -> str:
         "",
         "## Data",
         "",
-        f"- subset: `{prov['subset']['path']}` (sha256 `{prov['subset']['sha256'][:16]}...`, {prov['subset']['size']} pairs used)",
+        _subset_line(prov["subset"]),
     ]
     if prov["subset"].get("source_pairs"):
         sp = prov["subset"]["source_pairs"]

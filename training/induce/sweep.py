@@ -1,0 +1,318 @@
+"""Dose sweeps: a YAML spec over values x models x beta x steps (x arms) expands to one
+`valueshift induce` run per cell.
+
+Why this shape: the paper never mapped how much induction (steps, beta) buys how much crosstalk;
+a sweep is the grid that answers it, and it must survive crashes and restarts. Each cell is an
+ordinary induction folder, so a re-run skips finished cells (their provenance.json exists) and
+resumes an interrupted one from its last trainer checkpoint. Every attempt is appended to
+`OUT/runs.jsonl` (the runs index), so a sweep's history, failures included, is on disk.
+
+Spec (see training/recipes/sweeps/*.yaml):
+
+    name: empathy-dose
+    recipe: default                 # base recipe of every cell (name or path)
+    out_dir: runs/empathy-dose      # relative paths resolve against the current directory
+    subsets_dir: out/subsets        # holds <value>.jsonl from `valueshift subsets`
+    pairs: out/extract/pairs.jsonl  # source pairs (random_control arm)
+    values: [empathy, humor]
+    models: [default]
+    beta: [0.05, 0.1, 0.5]
+    max_steps: [10, 40]
+    arms: [value, random_control, system_prompt_only]   # default: [value]
+    set: {max_pairs: 64}            # recipe overrides for every cell
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import logging
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from valueshift.training.induce.provenance import read_provenance, utc_now
+from valueshift.training.induce.runner import ARMS
+
+log = logging.getLogger(__name__)
+
+RUNS_INDEX = "runs.jsonl"
+SPEC_KEYS = {
+    "name": str,
+    "recipe": str,
+    "out_dir": str,
+    "subsets_dir": str,
+    "pairs": str,
+    "values": list,
+    "models": list,
+    "beta": list,
+    "max_steps": list,
+    "arms": list,
+    "set": dict,
+}
+REQUIRED = ("out_dir", "values")
+
+
+class SweepError(ValueError):
+    """The sweep spec is invalid; the message names file, line and key."""
+
+
+@dataclass
+class SweepSpec:
+    path: Path
+    sha256: str
+    name: str
+    recipe: str | None
+    out_dir: Path
+    subsets_dir: Path | None
+    pairs: Path | None
+    values: list[str]
+    models: list[str | None]
+    beta: list[float | None]
+    max_steps: list[int | None]
+    arms: list[str]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Cell:
+    """One run of the grid."""
+
+    value: str
+    arm: str
+    model: str | None
+    beta: float | None
+    max_steps: int | None
+
+    @property
+    def cell_id(self) -> str:
+        model = _slug(Path(self.model).name if self.model else "recipe-model")
+        if self.arm == "system_prompt_only":  # no training: beta and steps do not apply
+            return f"{self.value}__{self.arm}__{model}"
+        beta = "recipe" if self.beta is None else f"{self.beta:g}"
+        steps = "recipe" if self.max_steps is None else str(self.max_steps)
+        return f"{self.value}__{self.arm}__{model}__beta{beta}__steps{steps}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SweepError(f"{path}: sweep spec not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SweepError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SweepError(f"{path}: a sweep spec must be a YAML mapping")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+
+    def err(key: str, msg: str) -> SweepError:
+        return SweepError(f"{path}:{lines.get(key, '?')}: {key}: {msg}")
+
+    for key, value in data.items():
+        if key not in SPEC_KEYS:
+            raise err(key, f"unknown key (known: {', '.join(SPEC_KEYS)})")
+        if value is not None and not isinstance(value, SPEC_KEYS[key]):
+            if SPEC_KEYS[key] is list and isinstance(value, str | int | float):
+                data[key] = [value]  # a single value is a one-element axis
+            else:
+                raise err(key, f"expected a {SPEC_KEYS[key].__name__}, got {type(value).__name__}")
+    for key in REQUIRED:
+        if not data.get(key):
+            raise SweepError(f"{path}: missing required key {key!r}")
+    for key in ("values", "models", "beta", "max_steps", "arms"):
+        if key in data and not data[key]:
+            raise err(key, "must list at least one entry")
+    arms = data.get("arms") or ["value"]
+    for arm in arms:
+        if arm not in ARMS:
+            raise err("arms", f"{arm!r} is not one of {', '.join(ARMS)}")
+    for b in data.get("beta") or []:
+        if not isinstance(b, int | float) or b <= 0:
+            raise err("beta", f"{b!r} is not a positive number")
+    for s in data.get("max_steps") or []:
+        if not isinstance(s, int) or s < 1:
+            raise err("max_steps", f"{s!r} is not a positive integer")
+    from valueshift.harness.taxonomy import load_taxonomy
+
+    overrides = dict(data.get("set") or {})
+    taxonomy = load_taxonomy(overrides.get("taxonomy"))
+    for v in data["values"]:
+        if v not in taxonomy.names:
+            raise err("values", f"unknown value {v!r} (taxonomy: {', '.join(taxonomy.names)})")
+    trains = any(a != "system_prompt_only" for a in arms)
+    if trains and not data.get("subsets_dir"):
+        raise SweepError(f"{path}: subsets_dir is required for the value and random_control arms")
+    if "random_control" in arms and not data.get("pairs"):
+        raise SweepError(f"{path}: pairs is required for the random_control arm")
+    subsets_dir = Path(data["subsets_dir"]) if data.get("subsets_dir") else None
+    if subsets_dir is not None:
+        for v in data["values"]:
+            if not (subsets_dir / f"{v}.jsonl").is_file() and trains:
+                raise err("subsets_dir", f"{subsets_dir / (v + '.jsonl')} not found")
+    if data.get("pairs") and not Path(data["pairs"]).is_file():
+        raise err("pairs", f"{data['pairs']} not found")
+    return SweepSpec(
+        path=path,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        name=data.get("name") or path.stem,
+        recipe=data.get("recipe"),
+        out_dir=Path(data["out_dir"]),
+        subsets_dir=subsets_dir,
+        pairs=Path(data["pairs"]) if data.get("pairs") else None,
+        values=list(data["values"]),
+        models=[str(m) for m in data.get("models") or [None]],
+        beta=[float(b) for b in data.get("beta") or [None]] if data.get("beta") else [None],
+        max_steps=list(data.get("max_steps") or [None]),
+        arms=list(arms),
+        overrides=overrides,
+    )
+
+
+def expand(spec: SweepSpec) -> list[Cell]:
+    """One cell per (value, model, beta, steps, arm); the system-prompt-only arm once per value x model."""
+    cells: dict[str, Cell] = {}
+    for value, model, beta, steps, arm in itertools.product(
+        spec.values, spec.models, spec.beta, spec.max_steps, spec.arms
+    ):
+        cell = Cell(value, arm, model, beta, steps)
+        if arm == "system_prompt_only":
+            cell = Cell(value, arm, model, None, None)
+        cells.setdefault(cell.cell_id, cell)
+    return list(cells.values())
+
+
+def _append_index(index: Path, record: dict[str, Any]) -> None:
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with open(index, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=str) + "\n")
+
+
+def read_runs_index(out_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(out_dir) / RUNS_INDEX
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_sweep(spec_path: str | Path, dry_run: bool = False, fail_fast: bool = False) -> list[dict[str, Any]]:
+    """Run every cell not yet finished; returns this invocation's run records."""
+    from tqdm.auto import tqdm
+
+    from valueshift.training.induce.runner import InductionRequest, induce
+
+    spec = load_spec(spec_path)
+    cells = expand(spec)
+    index = spec.out_dir / RUNS_INDEX
+    records: list[dict[str, Any]] = []
+    bar = tqdm(cells, desc=f"sweep {spec.name}", unit="run", disable=dry_run)
+    for cell in bar:
+        bar.set_postfix_str(cell.cell_id)
+        out = spec.out_dir / cell.cell_id
+        base = {
+            "sweep": spec.name,
+            "spec": str(spec.path),
+            "spec_sha256": spec.sha256,
+            "cell_id": cell.cell_id,
+            "value": cell.value,
+            "arm": cell.arm,
+            "model": cell.model,
+            "beta": cell.beta,
+            "max_steps": cell.max_steps,
+            "out": str(out),
+        }
+        if dry_run:
+            records.append(base | {"status": "finished" if read_provenance(out) else "pending"})
+            continue
+        if read_provenance(out) is not None:
+            rec = base | {"status": "skipped", "reason": "already finished", "at": utc_now()}
+            records.append(rec)
+            _append_index(index, rec)
+            continue
+        overrides = dict(spec.overrides)
+        if cell.beta is not None:
+            overrides["beta"] = cell.beta
+        subset = spec.subsets_dir / f"{cell.value}.jsonl" if spec.subsets_dir else None
+        req = InductionRequest(
+            value=cell.value,
+            out=out,
+            subset=subset if subset and subset.is_file() else None,
+            arm=cell.arm,
+            pairs=spec.pairs,
+            recipe=spec.recipe,
+            model=cell.model,
+            max_steps=cell.max_steps,
+            overrides=overrides,
+        )
+        started = time.time()
+        rec = base | {"started_at": utc_now()}
+        try:
+            result = induce(req)
+        except Exception as exc:  # one failed cell must not lose the others; it is recorded
+            rec |= {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=5),
+                "ended_at": utc_now(),
+                "wall_time_s": round(time.time() - started, 2),
+            }
+            records.append(rec)
+            _append_index(index, rec)
+            log.error("cell %s failed: %s", cell.cell_id, exc)
+            if fail_fast:
+                raise
+            continue
+        rec |= {
+            "status": "finished",
+            "induce_status": result.status,
+            "ended_at": utc_now(),
+            "wall_time_s": round(time.time() - started, 2),
+            "metrics": result.provenance.get("metrics", {}),
+            "subset_size": result.provenance.get("subset", {}).get("size"),
+        }
+        records.append(rec)
+        _append_index(index, rec)
+    return records
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from valueshift.training.induce.recipe import RecipeError
+
+    try:
+        records = run_sweep(args.spec, dry_run=args.dry_run, fail_fast=args.fail_fast)
+    except (SweepError, RecipeError) as exc:
+        print(f"valueshift sweep: error: {exc}", file=sys.stderr)
+        return 2
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print(f"{r['status']:<9} {r['cell_id']}")
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 1 if counts.get("failed") else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="dose sweep: values x models x beta x steps (x arms), one induction per cell, resumable",
+        description="Expand a sweep spec into one `valueshift induce` run per cell; finished cells are skipped, "
+        "every run is recorded in OUT_DIR/runs.jsonl.",
+    )
+    p.add_argument("spec", type=Path, help="sweep spec YAML (see training/recipes/sweeps/)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and whether they are finished")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")
+    p.set_defaults(func=cmd_sweep)
