@@ -84,7 +84,13 @@ def resolve_model_path(name: str) -> str:
         from valueshift.harness.models import default_chat_model_path
 
         return str(default_chat_model_path())
-    return name
+    path = Path(name).expanduser()
+    looks_local = name.startswith(("/", ".", "~")) or name.count("/") > 1
+    if looks_local and not path.is_dir():
+        raise InductionError(
+            f"model folder {name} not found (a local folder, a hub id org/name, or `default`)"
+        )
+    return str(path) if path.is_dir() else name
 
 
 def last_complete_checkpoint(out: Path) -> Path | None:
