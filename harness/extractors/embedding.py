@@ -74,13 +74,11 @@ class EmbeddingExtractor(Extractor):
         device: str = "cpu",
     ):
         super().__init__(taxonomy)
-        from valueshift.harness.models.embeddings import (
-            DEFAULT_EMBEDDING_MODEL_NAME,
-            load_sentence_model,
-        )
+        from valueshift.harness.models.embeddings import DEFAULT_EMBEDDING_MODEL_NAME
 
         self.model_name = model or DEFAULT_EMBEDDING_MODEL_NAME
-        self.model = load_sentence_model(model, device)
+        self._model_path, self._device = model, device
+        self._model = None
         self.max_sentences = max_sentences
         self.batch_size = batch_size
         self.default_threshold = float(default_threshold)
@@ -98,14 +96,26 @@ class EmbeddingExtractor(Extractor):
         for v in self.taxonomy.values:
             exemplars = v.extra.get("exemplars")
             self.anchors[v.name] = list(exemplars) if exemplars else [v.description, *v.synonyms]
-        flat = [a for name in self.taxonomy.names for a in self.anchors[name]]
         self._anchor_owner = np.array(
             [i for i, name in enumerate(self.taxonomy.names) for _ in self.anchors[name]]
         )
-        key = (self.model_name, device, tuple(flat))
+
+    @property
+    def model(self):
+        """The sentence model, loaded on first use: a fully cached re-run never loads it."""
+        if self._model is None:
+            from valueshift.harness.models.embeddings import load_sentence_model
+
+            self._model = load_sentence_model(self._model_path, self._device)
+        return self._model
+
+    @property
+    def _anchor_emb(self) -> np.ndarray:
+        flat = [a for name in self.taxonomy.names for a in self.anchors[name]]
+        key = (self.model_name, self._device, tuple(flat))
         if key not in _ANCHOR_CACHE:  # extractors differing only in thresholds share anchors
             _ANCHOR_CACHE[key] = self._encode(flat)
-        self._anchor_emb = _ANCHOR_CACHE[key]
+        return _ANCHOR_CACHE[key]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(
@@ -139,7 +149,8 @@ class EmbeddingExtractor(Extractor):
         out = np.zeros((len(items), n_values), dtype=np.float32)
         if not unique:
             return out
-        sims = self._encode(unique) @ self._anchor_emb.T  # (n_sentences, n_anchors)
+        anchors = self._anchor_emb
+        sims = self._encode(unique) @ anchors.T  # (n_sentences, n_anchors)
         # Best anchor per value for each sentence.
         per_value = np.full((len(unique), n_values), -1.0, dtype=np.float32)
         for j in range(n_values):

@@ -23,6 +23,7 @@ from valueshift.harness.extractors.base import (
     register_extractor,
 )
 from valueshift.harness.extractors.parsing import parse_values
+from valueshift.harness.models.default_model import DEFAULT_CHAT_MODEL_NAME
 from valueshift.harness.taxonomy import Taxonomy
 
 DEFAULT_PROMPT_FILE = Path(__file__).with_name("prompts") / "paper_values.txt"
@@ -55,9 +56,13 @@ class LLMExtractor(Extractor):
         seed: int = 0,
     ):
         super().__init__(taxonomy)
-        from valueshift.harness.models.backends import GenerationSettings, make_backend
+        from valueshift.harness.models.backends import GenerationSettings
 
-        self.backend = make_backend(backend) if isinstance(backend, str) else backend
+        # A spec string is resolved on first use, so a fully cached re-run never loads a model.
+        self._backend_spec = (
+            backend if isinstance(backend, str) else getattr(backend, "spec", type(backend).__name__)
+        )
+        self._backend = None if isinstance(backend, str) else backend
         self.prompt_path = Path(prompt_file) if prompt_file else DEFAULT_PROMPT_FILE
         self.template = self.prompt_path.read_text(encoding="utf-8")
         for slot in ("{values}", "{conversation}"):
@@ -67,11 +72,20 @@ class LLMExtractor(Extractor):
             max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, seed=seed
         )
 
+    @property
+    def backend(self):
+        if self._backend is None:
+            from valueshift.harness.models.backends import make_backend
+
+            self._backend = make_backend(self._backend_spec)
+        return self._backend
+
     def _own_config(self) -> dict[str, Any]:
         settings = self.settings.to_dict()
         settings.pop("batch_size")  # does not change greedy results
         return {
-            "backend": getattr(self.backend, "spec", type(self.backend).__name__),
+            "backend": self._backend_spec
+            + (f" ({DEFAULT_CHAT_MODEL_NAME})" if self._backend_spec == "default" else ""),
             "prompt_sha256": hashlib.sha256(self.template.encode("utf-8")).hexdigest()[:16],
             "generation": settings,
         }
