@@ -308,3 +308,18 @@ def test_default_model_reward_margin_rises(default_model_path, hh_normalised_pai
     assert len(margins) == 3
     assert margins[-1] > margins[0] + 0.5
     assert prov["metrics"]["rewards_margins_last"] > prov["metrics"]["rewards_margins_first"]
+
+
+def test_long_multi_turn_prompts_lose_their_oldest_turns():
+    from valueshift.training.induce.data import trim_prompt
+
+    conv = [{"role": "system", "content": "S"}]
+    for i in range(3):
+        conv += [{"role": "user", "content": f"u{i}"}, {"role": "assistant", "content": f"a{i}"}]
+    conv.append({"role": "user", "content": "last"})
+    trimmed, removed = trim_prompt(conv, lambda m: len(m) <= 4)
+    assert [m["content"] for m in trimmed] == ["S", "u2", "a2", "last"] and removed == 4
+    # never below the system prompt + the last user turn, even if that still does not fit
+    trimmed, removed = trim_prompt(conv, lambda m: False)
+    assert [m["content"] for m in trimmed] == ["S", "last"] and removed == 6
+    assert trim_prompt(conv, lambda m: True) == (conv, 0)

@@ -167,6 +167,27 @@ def to_dpo_records(rows: list[dict[str, Any]], system_prompt: str | None) -> lis
     ]
 
 
+def trim_prompt(messages: list[dict[str, str]], fits) -> tuple[list[dict[str, str]], int]:
+    """Drop the oldest turns of a long conversation until `fits(messages)` holds.
+
+    Why: trl drops every pair whose prompt alone fills `max_length`; multi-turn HH-RLHF prompts
+    would lose a large share of a subset that way. The reply being trained answers the last user
+    turn, so earlier turns are the cheapest context to give up. The system prompt and the last user
+    turn are always kept (if even they do not fit, trl drops the pair and we count it).
+    Returns the trimmed messages and the number of messages removed.
+    """
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    turns = messages[len(system) :]
+    removed = 0
+    while not fits(system + turns):
+        users = [i for i, m in enumerate(turns) if m["role"] == "user" and i > 0]
+        if not users:
+            break
+        removed += users[0]
+        turns = turns[users[0] :]
+    return system + turns, removed
+
+
 def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

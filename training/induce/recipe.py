@@ -65,6 +65,17 @@ class InductionArguments:
             "arm then uses the same number)."
         },
     )
+    trim_long_prompts: bool = field(
+        default=True,
+        metadata={
+            "help": "Drop the oldest turns of multi-turn prompts longer than prompt_fraction x max_length "
+            "tokens (counted in provenance) instead of letting trl drop the whole pair."
+        },
+    )
+    prompt_fraction: float = field(
+        default=0.5,
+        metadata={"help": "Share of max_length a (trimmed) prompt may take; the rest is the reply."},
+    )
     subset_seed: int = field(
         default=0, metadata={"help": "Seed of the max_pairs sample and of the random-control subset."}
     )

@@ -30,6 +30,7 @@ from valueshift.training.induce.data import (
     read_pairs,
     sample_rows,
     to_dpo_records,
+    trim_prompt,
     write_jsonl,
 )
 from valueshift.training.induce.provenance import (
@@ -217,6 +218,29 @@ def _load_tokenizer(model_path: str, recipe: Recipe):
     return tok, template
 
 
+def _trim_records(records: list[dict[str, Any]], tokenizer, recipe: Recipe) -> int:
+    """Trim over-long multi-turn prompts in place (see `data.trim_prompt`); returns how many were trimmed."""
+    max_length = recipe.training.max_length
+    if not recipe.induction.trim_long_prompts or not max_length:
+        return 0
+    budget = int(max_length * recipe.induction.prompt_fraction)
+
+    def fits(messages: list[dict[str, str]]) -> bool:
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+        return len(ids) <= budget
+
+    trimmed = 0
+    for rec in records:
+        rec["prompt"], removed = trim_prompt(rec["prompt"], fits)
+        trimmed += removed > 0
+    if trimmed:
+        log.info(
+            "%d of %d prompts trimmed to their last turns to fit %d tokens", trimmed, len(records), budget
+        )
+    return trimmed
+
+
 def _model_init_kwargs(recipe: Recipe) -> dict[str, Any]:
     import torch
 
@@ -339,6 +363,7 @@ def induce(req: InductionRequest) -> InductionResult:
         write_jsonl(rows, req.out / TRAIN_PAIRS_FILE)
     sp = system_prompt if recipe.induction.system_prompt_in_training else None
     records = to_dpo_records(rows, sp)
+    prov["subset"]["trimmed_prompts"] = _trim_records(records, tokenizer, recipe)
     return _train(req, recipe, model_path, tokenizer, records, prov, started)
 
 
