@@ -172,9 +172,9 @@ def plain_trl(args, subset: Path, ov: dict, load_recipe, resolve_model_path) -> 
 def machine() -> dict:
     import torch
 
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
     cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-        "unknown",
+        (ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor()
     )
     return {
         "platform": platform.platform(),
