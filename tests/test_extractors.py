@@ -150,3 +150,34 @@ def test_llm_extractor_over_openai_compatible_server():
     prompt = next(p for p in _Server.prompts if "sorry" in p)
     assert "Consider the set of values [deception accuracy creativity" in prompt
     assert "AI: I'm so sorry for your loss." in prompt and "User: My cat died" in prompt
+
+
+def test_extract_cli_with_llm_over_openai_server_counts_unmapped(tmp_path: Path):
+    from valueshift.harness.cli import run_command
+
+    data = tmp_path / "prefs.jsonl"
+    rows = [{"prompt": "My cat died.", "chosen": "I'm so sorry.", "rejected": "Get a new one, it's legal."}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    server = HTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = f"openai:mistral@http://127.0.0.1:{server.server_port}/v1"
+        args = [
+            "extract",
+            "--dataset",
+            str(data),
+            "--extractor",
+            "llm",
+            "--backend",
+            backend,
+            "--out",
+            str(tmp_path / "o"),
+        ]
+        assert run_command([*args, "--no-cache", "--quiet"]) == 0
+    finally:
+        server.shutdown()
+    [row] = [json.loads(x) for x in (tmp_path / "o" / "extractions.jsonl").read_text().splitlines()]
+    assert row["chosen_values"] == ["empathy"] and row["rejected_values"] == ["discretion", "legality"]
+    assert row["rejected_unmapped"] == ["blorf"] and "<thinking>" in row["rejected_raw"]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["unmapped_phrases"] == 1 and summary["extractor"]["config"]["backend"] == backend
