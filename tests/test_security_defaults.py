@@ -388,6 +388,27 @@ def _valid_store(path: Path) -> Path:
     return path
 
 
+def test_no_command_takes_a_secret_on_the_command_line():
+    """Keys come from the environment only: no option of any subcommand accepts a key or token
+    (argv ends up in shell history, process lists and results provenance)."""
+    import argparse
+
+    from valueshift.harness.cli import build_parser
+
+    def options(parser: argparse.ArgumentParser, path: str):
+        for action in parser._actions:  # argparse has no public walker
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from options(sub, f"{path} {name}")
+            else:
+                yield from ((path, o) for o in action.option_strings)
+
+    found = list(options(build_parser(), "valueshift"))
+    assert len(found) > 50 and any(o == "--backend" for _, o in found)  # the walk sees the subcommands
+    secret = re.compile(r"api[-_]?key|token|secret|password|credential|--key$", re.IGNORECASE)
+    assert [f"{p} {o}" for p, o in found if secret.search(o) and "new-tokens" not in o] == []
+
+
 def test_score_over_openai_backend_never_writes_the_key(openai_server, secret_env, toy_tasks, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     store = secret_env["out"] / "results.jsonl"
