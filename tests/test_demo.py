@@ -1,0 +1,77 @@
+"""`valueshift demo` end to end (the one small end-to-end test): the shipped preference sample ->
+extract -> subsets -> induce two values + a random control -> score -> matrix/report ->
+leaderboard, on the tiny model with one DPO step and two prompts per task; then a re-run that
+must skip every stage and leave the outputs untouched."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from valueshift.harness.cli import run_command
+from valueshift.harness.demo import SAMPLE_FILE, available_commands
+from valueshift.harness.results import read_results
+
+
+def test_shipped_sample_is_hh_rlhf_format():
+    rows = [json.loads(line) for line in SAMPLE_FILE.read_text().splitlines()]
+    assert len(rows) >= 60
+    for r in rows:
+        assert r["chosen"].startswith("\n\nHuman: ") and "\n\nAssistant: " in r["chosen"]
+        # same conversation, different final reply
+        assert r["chosen"].rsplit("\n\nAssistant: ", 1)[0] == r["rejected"].rsplit("\n\nAssistant: ", 1)[0]
+        assert r["chosen"] != r["rejected"]
+
+
+def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, capsys):
+    needed = {"extract", "subsets", "induce", "score", "matrix"}
+    missing = needed - available_commands()
+    assert not missing, f"demo stages need {missing}"
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    argv = [
+        "demo", "--out", str(out), "--model", str(tiny_model_path), "--extractor", "lexicon",
+        "--max-steps", "1", "--score-limit", "3", "--max-new-tokens", "8",
+        "--tasks", "vs_anthropomorphism,vs_qa_offline",
+    ]  # fmt: skip
+    assert run_command(argv) == 0, capsys.readouterr().err[-3000:]
+    printed = capsys.readouterr().out
+    assert "valueshift demo: summary" in printed and "Paper claims on these models" in printed
+    for name in ("results.jsonl", "matrix.csv", "heatmap.png", "heatmap.svg", "report.md", "demo_state.json"):
+        assert (out / name).is_file(), name
+    records = read_results(out / "results.jsonl")
+    arms = {r.model.id: r.model.arm for r in records}
+    assert sorted(arms.values()) == ["base", "random_control", "value", "value"]
+    assert {r.task.name for r in records} == {"vs_anthropomorphism", "vs_qa_offline"} and len(records) == 8
+    induced = {r.model.induced_value for r in records if r.model.arm == "value"}
+    assert induced == {"empathy", "honesty"}
+    matrix = pd.read_csv(out / "matrix.csv")
+    assert set(matrix["row"]) == {m for m, a in arms.items() if a != "base"}
+    assert {"anthro_score", "qa_acc"} <= set(matrix["column"])
+    report = (out / "report.md").read_text()
+    assert "(iii) All values increase anthropomorphic language" in report
+    if "leaderboard" in available_commands():
+        assert (out / "leaderboard" / "index.html").is_file()
+    state = json.loads((out / "demo_state.json").read_text())
+    assert all(state[s]["status"] == "done" for s in ("extract", "subsets", "induce", "score", "matrix"))
+
+    before = (out / "results.jsonl").read_bytes()
+    assert run_command(argv) == 0
+    again = capsys.readouterr().out
+    assert again.count("finished earlier; skipped") >= 6
+    assert (out / "results.jsonl").read_bytes() == before
+
+
+def test_demo_rejects_unknown_stage(capsys):
+    assert run_command(["demo", "--stages", "extract,bake"]) == 2
+    assert "bake" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["values: [empathy]\nflavour: vanilla\n"])
+def test_demo_config_unknown_key(tmp_path, capsys, bad):
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(bad)
+    assert run_command(["demo", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "flavour" in capsys.readouterr().err
