@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -163,23 +164,29 @@ def model_card(prov: dict[str, Any], out_dir: Path) -> str:
             "- full per-step log: `metrics.jsonl`; TensorBoard: `tensorboard --logdir runs/`",
         ]
     folder = str(out_dir)
-    lines += ["", "## Use", "", "```bash"]
+    sp = shlex.quote(prov["system_prompt"])
+    lm_sys = f" --system_instruction {sp}" if prov["eval_system_prompt"] else ""
+    inspect_sys = f" --system-message {sp}" if prov["eval_system_prompt"] else ""
+    gen_sys = f" --system {sp}" if prov["eval_system_prompt"] else ""
     if weights == "lora":
-        lines += [
-            f"lm_eval --model hf --model_args pretrained={base},peft={folder} --tasks value_crosstalk",
-            f"inspect eval anthropomorphism --model hf/local -M model_path={folder}",
-            f"valueshift generate --backend hf:{base}@{folder} ...",
-        ]
+        lm_args, inspect_path, backend = f"pretrained={base},peft={folder}", folder, f"hf:{base}@{folder}"
     elif weights == "full":
-        lines += [
-            f"lm_eval --model hf --model_args pretrained={folder} --tasks value_crosstalk",
-            f"inspect eval anthropomorphism --model hf/local -M model_path={folder}",
-        ]
+        lm_args, inspect_path, backend = f"pretrained={folder}", folder, f"hf:{folder}"
     else:
-        lines += [
-            f'lm_eval --model hf --model_args pretrained={base} --tasks value_crosstalk --system_instruction "$SYSTEM_PROMPT"',
-            f"inspect eval anthropomorphism --model hf/local -M model_path={base}  # with the system prompt above",
-        ]
+        lm_args, inspect_path, backend = f"pretrained={base}", base, f"hf:{base}"
+    lines += [
+        "",
+        "## Use",
+        "",
+        "Evaluate "
+        + ("with" if prov["eval_system_prompt"] else "without")
+        + " the value's system prompt (provenance `eval_system_prompt`):",
+        "",
+        "```bash",
+        f"lm_eval --model hf --model_args {lm_args} --tasks value_crosstalk --apply_chat_template{lm_sys}",
+        f"inspect eval anthropomorphism --model hf/local -M model_path={inspect_path}{inspect_sys}",
+        f"valueshift generate --model {backend}{gen_sys} 'How was your day?'",
+    ]
     lines += [
         "```",
         "",
