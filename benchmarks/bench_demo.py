@@ -1,0 +1,98 @@
+"""`valueshift demo` wall time and peak memory by stage (target: under 15 minutes on 2 cores,
+model conversion included).
+
+    .venv/bin/python benchmarks/bench_demo.py [--out /tmp/bench-demo] [--fresh] [-- DEMO ARGS...]
+
+Each stage runs as its own `valueshift demo --stages STAGE` process, so the peak resident memory
+reported is that stage's own (`os.wait4` rusage of the child); wall time is per stage and in
+total. `--fresh` starts from an empty output folder and an empty valueshift cache (so the
+embedded model is converted again, and no extraction or generation cache helps): the
+fresh-clone condition. Without it, finished stages are skipped, which measures resumption.
+Run with `taskset -c 0,1` to pin to two cores on a larger machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STAGES = ("model", "extract", "subsets", "induce", "score", "matrix", "leaderboard")
+
+
+def machine() -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import describe_machine
+
+    return f"{describe_machine()}; load average {os.getloadavg()[0]:.1f} at the end"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "bench-demo"))
+    ap.add_argument("--fresh", action="store_true", help="empty output folder and valueshift cache")
+    ap.add_argument("--json", default=None, help="also write the table here")
+    ap.add_argument("demo_args", nargs="*", help="extra `valueshift demo` arguments (after --)")
+    args = ap.parse_args()
+
+    out = Path(args.out)
+    env = os.environ.copy()
+    if args.fresh:
+        shutil.rmtree(out, ignore_errors=True)
+        cache = Path(tempfile.mkdtemp(prefix="bench-demo-cache-"))
+        env["VALUESHIFT_CACHE"] = str(cache)
+        env["INSPECT_CACHE_DIR"] = str(cache / "inspect")
+    exe = [sys.executable, "-m", "valueshift.harness.cli", "demo", "--out", str(out), *args.demo_args]
+    rows = []
+    t_all = time.perf_counter()
+    for stage in STAGES:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*exe, "--stages", stage], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        log = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        rows.append(
+            {
+                "stage": stage,
+                "rc": proc.returncode,
+                "wall_s": wall,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+            }
+        )
+        (out / f"bench_{stage}.log").parent.mkdir(parents=True, exist_ok=True)
+        (out / f"bench_{stage}.log").write_text(log)
+        if proc.returncode != 0:
+            print(f"stage {stage} failed (rc {proc.returncode}); log in {out}/bench_{stage}.log")
+            break
+    total = time.perf_counter() - t_all
+    print(f"machine: {machine()}")
+    print(f"demo args: {' '.join(args.demo_args) or '(defaults)'}; fresh: {args.fresh}\n")
+    print(f"{'stage':<12} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
+    for r in rows:
+        print(
+            f"{r['stage']:<12} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_mb']:>8.0f}"
+            + ("" if r["rc"] == 0 else "  FAILED")
+        )
+    print(
+        f"{'total':<12} {total:>8.1f} {sum(r['cpu_s'] for r in rows):>8.1f} {max(r['peak_rss_mb'] for r in rows):>8.0f}"
+    )
+    print(
+        f"\ntarget: under 900 s on 2 cores: {'met' if total < 900 and all(r['rc'] == 0 for r in rows) else 'NOT met'} "
+        "(each stage pays its own process start-up here; `valueshift demo` runs them in one process)"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "total_s": total}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
