@@ -85,7 +85,10 @@ def store(tmp_path_factory):
     planted = {"expr_empathy": 0.6, "expr_honesty": 0.4, "refusal_rate": 0.4, "anthro_score": 0.5}
     s.extend(
         _records(
-            _model("empathy", "value", "empathy"), planted, seed=2, training={"recipe": {"max_steps": 40}}
+            _model("empathy", "value", "empathy"),
+            planted,
+            seed=2,
+            training={"recipe": {"training": {"max_steps": 40}}},
         )
     )
     s.extend(
@@ -93,7 +96,7 @@ def store(tmp_path_factory):
             _model("empathy-s10", "value", "empathy"),
             {**{k: v / 2 for k, v in planted.items()}, "refusal_rate": 0.35},
             seed=5,
-            training={"recipe": {"max_steps": 10}},
+            training={"recipe": {"training": {"max_steps": 10}}},
         )
     )
     s.extend(

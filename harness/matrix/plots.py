@@ -19,7 +19,14 @@ from valueshift.harness.matrix.build import CrosstalkMatrix, Row  # noqa: E402
 
 SIDE_EFFECT_METRICS = ("refusal_rate", "over_refusal_rate", "anthro_score", "sycophancy_rate", "qa_acc")
 # Where a sweep's "dose" lives in a checkpoint's training provenance (first key that varies wins).
-DEFAULT_DOSE_KEYS = ("recipe.max_steps", "recipe.beta", "recipe.learning_rate", "subset.size", "dose")
+DEFAULT_DOSE_KEYS = (
+    "recipe.training.max_steps",
+    "recipe.training.beta",
+    "recipe.training.learning_rate",
+    "subset.size",
+    "recipe.max_steps",
+    "dose",
+)
 
 
 def stars(q: float | None, alpha: float = 0.05) -> str:

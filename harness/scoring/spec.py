@@ -130,8 +130,8 @@ def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
             f"{folder}: provenance says arm {arm!r} but there is no adapter_config.json (unfinished run?)"
         )
     use_prompt = arm == "system_prompt_only" or bool(prov.get("eval_system_prompt"))
-    system_prompt = prov.get("system_prompt") or None if use_prompt else None
-    value = prov.get("value") if arm != "random_control" else prov.get("value")
+    system_prompt = (prov.get("system_prompt") or None) if use_prompt else None
+    value = prov.get("value")
     identity = _folder_identity(folder) if has_adapter else {}
     identity["system_prompt"] = system_prompt
     return ModelSpec(
