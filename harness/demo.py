@@ -415,6 +415,8 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
         if unknown:
             raise DemoError(f"--stages: unknown {sorted(unknown)} (stages: {', '.join(STAGES)})")
         cfg.stages = args.stages.split(",")
+    if args.induce_set:
+        cfg.induce_overrides = [*cfg.induce_overrides, *args.induce_set]
     if args.no_control:
         cfg.random_control = False
     if args.no_leaderboard:
@@ -469,6 +471,13 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, help="model to induce and score (default: the embedded model)")
     p.add_argument("--recipe", default=None, help="induction recipe (default: the CPU default recipe)")
     p.add_argument("--max-steps", type=int, default=None, help="DPO steps per induction (default 6)")
+    p.add_argument(
+        "--induce-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra recipe override for every induction (repeatable), e.g. --induce-set max_pairs=16",
+    )
     p.add_argument("--tasks", default=None, help="lm-eval tasks to score (default: value_crosstalk)")
     p.add_argument("--score-limit", type=int, default=None, help="prompts per task (default 12)")
     p.add_argument(

@@ -33,7 +33,7 @@ def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, cap
     out = tmp_path / "demo"
     argv = [
         "demo", "--out", str(out), "--model", str(tiny_model_path), "--extractor", "lexicon",
-        "--max-steps", "1", "--score-limit", "3", "--max-new-tokens", "8",
+        "--max-steps", "1", "--induce-set", "max_pairs=8", "--score-limit", "3", "--max-new-tokens", "8",
         "--tasks", "vs_anthropomorphism,vs_qa_offline",
     ]  # fmt: skip
     assert run_command(argv) == 0, capsys.readouterr().err[-3000:]
