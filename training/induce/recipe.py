@@ -116,8 +116,8 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for provenance: every field, so a run can be repeated from it alone."""
         training = self.training.to_dict()
-        # Paths of this particular run are not part of the recipe.
-        for key in ("output_dir", "logging_dir"):
+        # Paths of this particular run, and the launcher's per-process rank, are not part of the recipe.
+        for key in ("output_dir", "logging_dir", "run_name", "local_rank"):
             training.pop(key, None)
         return {
             "name": self.name,
