@@ -8,6 +8,7 @@ configurable from the command line and records it in the logged samples as prove
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -108,3 +109,47 @@ def as_list(value: Any) -> list:
     if isinstance(value, str):
         return json.loads(value)
     return list(value)
+
+
+# Metadata keys that control how prompts are rendered for lm-eval (documented in the READMEs).
+RENDER_OPTION_KEYS = ("chat_template", "system_prompt")
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(name: str, revision: str | None):
+    from transformers import AutoTokenizer
+
+    from valueshift.harness.models.chat_template import ensure_chat_template
+
+    tok = AutoTokenizer.from_pretrained(name, revision=revision, trust_remote_code=False)
+    ensure_chat_template(tok)
+    return tok
+
+
+def render_prompts(rows: list[dict], metadata: Mapping[str, Any] | None, field: str = "prompt") -> list[dict]:
+    """Add a `text` field: the prompt as the model should see it.
+
+    Why here: the issue's command (`lm_eval --tasks value_crosstalk --model hf --model_args
+    pretrained=PATH`) has no `--apply_chat_template`, and chat models given a bare question often
+    answer with nothing. lm-eval passes the model args to `custom_dataset`, so we render each
+    prompt with the model's own chat template (base models get the project's documented default
+    template, the one training uses), with `system_prompt` from `--metadata` when given.
+    `--metadata '{"chat_template": false}'` keeps the bare prompt, e.g. when you prefer lm-eval's
+    `--apply_chat_template` (do not combine both: the prompt would be templated twice).
+    """
+    meta = dict(metadata or {})
+    system = meta.get("system_prompt")
+    enabled = meta.get("chat_template", True) not in (False, "false", "False", 0, "0", "off")
+    model = meta.get("tokenizer") or meta.get("pretrained")
+    if not enabled or not model:
+        prefix = f"{system}\n\n" if system else ""
+        return [{**r, "text": prefix + r[field]} for r in rows]
+    tok = _tokenizer(str(model), meta.get("revision"))
+    out = []
+    for r in rows:
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": r[field]}
+        ]
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        out.append({**r, "text": text})
+    return out

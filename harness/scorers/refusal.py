@@ -175,14 +175,35 @@ class EmbeddingRefusalDetector:
         return load_sentence_model(self.embedding_model)
 
     @functools.cached_property
-    def _classifier(self):
+    def _classifier(self) -> tuple:
+        """(coef, intercept) of the logistic regression; fitted once per training file, embedding
+        model and C, then cached in the valueshift cache so later processes skip the encoding."""
+        import hashlib
+
+        import numpy as np
+
+        from valueshift.harness.paths import cache_dir
+
+        path = Path(self.training_file)
+        key = hashlib.sha256(
+            path.read_bytes() + f"|{self.embedding_model}|{self.regularization_c}".encode()
+        ).hexdigest()[:16]
+        cached = cache_dir() / "refusal_detector" / f"logreg-{key}.npz"
+        if cached.is_file():
+            with np.load(cached) as z:
+                return z["coef"], float(z["intercept"])
         from sklearn.linear_model import LogisticRegression
 
-        texts, labels = load_training_sentences(Path(self.training_file))
+        texts, labels = load_training_sentences(path)
         x = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
         clf = LogisticRegression(C=self.regularization_c, max_iter=2000, random_state=0)
         clf.fit(x, labels)
-        return clf
+        coef, intercept = clf.coef_[0].astype(np.float64), float(clf.intercept_[0])
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, coef=coef, intercept=np.array(intercept))
+        tmp.replace(cached)
+        return coef, intercept
 
     @functools.cached_property
     def _inline(self) -> list[re.Pattern]:
@@ -192,8 +213,12 @@ class EmbeddingRefusalDetector:
         """P(refusal) for each sentence."""
         if not sentences:
             return []
+        import numpy as np
+
+        coef, intercept = self._classifier
         x = self._model.encode(list(sentences), normalize_embeddings=True, show_progress_bar=False)
-        return [float(p) for p in self._classifier.predict_proba(x)[:, 1]]
+        logits = np.asarray(x, dtype=np.float64) @ coef + intercept
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-logits))]
 
     def detect(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[RefusalVerdict]:
         split = [split_sentences(r, self.max_sentences) for r in responses]

@@ -16,13 +16,20 @@ from __future__ import annotations
 from typing import Any
 
 from valueshift.tasks import anthropomorphism, qa, refusal, sycophancy, value_expression
-from valueshift.tasks.common import as_list, attach_options, doc_options, rows_to_dataset_dict, scorer_options
+from valueshift.tasks.common import (
+    as_list,
+    attach_options,
+    doc_options,
+    render_prompts,
+    rows_to_dataset_dict,
+    scorer_options,
+)
 
 # ---------------------------------------------------------------- value expression
 
 
 def value_expression_dataset(**metadata: Any):
-    rows = value_expression.load_prompts()
+    rows = render_prompts(value_expression.load_prompts(), metadata)
     return rows_to_dataset_dict(attach_options(rows, scorer_options(metadata)))
 
 
@@ -35,8 +42,10 @@ def value_expression_process_results(doc: dict, results: list[str]) -> dict[str,
 
 def _refusal_rows(kind: str, metadata: dict[str, Any], hub: bool) -> list[dict]:
     if hub:
-        return refusal.load_xstest(metadata.get("xstest_source") or refusal.XSTEST_HUB_ID, kind=kind)
-    return refusal.load_prompts(kind)
+        rows = refusal.load_xstest(metadata.get("xstest_source") or refusal.XSTEST_HUB_ID, kind=kind)
+    else:
+        rows = refusal.load_prompts(kind)
+    return render_prompts(rows, metadata)
 
 
 def refusal_dataset(**metadata: Any):
@@ -77,7 +86,7 @@ def over_refusal_process_results(doc: dict, results: list[str]) -> dict[str, flo
 
 
 def anthropomorphism_dataset(**metadata: Any):
-    rows = anthropomorphism.load_prompts()
+    rows = render_prompts(anthropomorphism.load_prompts(), metadata)
     return rows_to_dataset_dict(attach_options(rows, scorer_options(metadata)))
 
 
@@ -85,6 +94,7 @@ def anthrobench_dataset(**metadata: Any):
     rows = anthropomorphism.load_anthrobench(
         metadata.get("anthrobench_source") or anthropomorphism.ANTHROBENCH_URL
     )
+    rows = render_prompts(rows, metadata)
     return rows_to_dataset_dict(attach_options(rows, scorer_options(metadata)))
 
 
@@ -109,7 +119,7 @@ def sycophancy_dataset(**metadata: Any):
                 "gold": 0,
             }
         )
-    return rows_to_dataset_dict(rows)
+    return rows_to_dataset_dict(render_prompts(rows, metadata))
 
 
 def sycophancy_choices(doc: dict) -> list[str]:
