@@ -4,13 +4,16 @@ provenance.json, generation caching, and a SIGKILL mid-run followed by a re-run.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -58,6 +61,11 @@ def env(tmp_path_factory):
     )
     for name in ("toy_a", "toy_b", "toy_c"):
         (tasks / f"{name}.yaml").write_text(TOY_TASK.format(name=name, data=data))
+    (tasks / "toy_mc.yaml").write_text(
+        f"task: toy_mc\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data}\ntest_split: test\n"
+        "output_type: multiple_choice\ndoc_to_text: '{{question}}'\ndoc_to_choice: ['yes', 'no']\n"
+        "doc_to_target: 0\nmetric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n"
+    )
     (tasks / "toy_suite.yaml").write_text(
         "group: toy_suite\ntask: [toy_a, toy_b, toy_c]\nmetadata:\n  version: 1.0\n"
     )
@@ -282,3 +290,67 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
         assert r.record_id == ref.record_id
         assert [s.output for s in r.samples] == [s.output for s in ref.samples]
         assert {k: m.value for k, m in r.metrics.items()} == {k: m.value for k, m in ref.metrics.items()}
+
+
+class _FakeChat(BaseHTTPRequestHandler):
+    """A minimal OpenAI-compatible /v1/chat/completions server: replies 'echo: <last user turn>'."""
+
+    seen: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _FakeChat.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        last = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        text = "echo: " + (last if isinstance(last, str) else json.dumps(last))[:40]
+        payload = {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "fake"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_compatible_endpoint(env, tmp_path, monkeypatch):
+    """lm-eval `local-chat-completions` against a local server; Inspect's `openai-api` provider
+    too when the `openai` client is installed (else a clear failure naming it)."""
+    server = HTTPServer(("127.0.0.1", 0), _FakeChat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-123")
+    task = f"{env['root'] / 'toy_inspect.py'}@toy_inspect"
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        store = tmp_path / "r.jsonl"
+        cfg = _cfg(env, lm_eval_tasks=["toy_a", "toy_mc"], limit=2, inspect_tasks=[task])
+        summary = score_model(f"openai:fake-model@{url}", store, cfg)
+    finally:
+        server.shutdown()
+    lm, mc, ins = summary.outcomes
+    assert lm.status == "scored", lm.error
+    assert mc.status == "unsupported" and "log-probabilities" in mc.error
+    if importlib.util.find_spec("openai") is None:
+        assert ins.status == "failed" and "pip install openai" in ins.error
+    else:
+        assert ins.status == "scored", ins.error
+    recs = read_results(store)
+    for r in recs:
+        assert r.model.backend == "openai" and r.model.id == "fake-model"
+        assert all(
+            s.output.startswith("echo: Tell me about item") or s.output.startswith("echo: Say")
+            for s in r.samples
+        )
+    assert all(s["path"] == "/v1/chat/completions" for s in _FakeChat.seen)
+    assert any(s["auth"] == "Bearer sk-test-secret-123" for s in _FakeChat.seen)
+    assert "sk-test-secret-123" not in store.read_text()  # the key reaches the server, never the results

@@ -84,6 +84,12 @@ def expand_lmeval_tasks(names: list[str], include_path: str | None = None) -> di
     return {name: str(task.VERSION) for name, task in loaded["tasks"].items()}
 
 
+def lmeval_output_types(names: list[str], include_path: str | None = None) -> dict[str, str]:
+    """`output_type` of each leaf task (generate_until, loglikelihood, multiple_choice, ...)."""
+    tm = lmeval_task_manager(include_path, tuple(names))
+    return {name: str(task.get_config("output_type")) for name, task in tm.load(list(names))["tasks"].items()}
+
+
 def default_device() -> str:
     """lm-eval's hf model assumes CUDA when no device is given; pick what exists."""
     import torch

@@ -34,6 +34,7 @@ from valueshift.harness.scoring.runners import (
     expand_lmeval_tasks,
     inspect_cache_files,
     lmeval_cache_path,
+    lmeval_output_types,
 )
 from valueshift.harness.scoring.spec import ModelSpec, resolve_model
 
@@ -79,7 +80,7 @@ class ScoreConfig:
 class TaskOutcome:
     task: str
     harness: str
-    status: str  # scored | skipped (already stored) | rescored | failed
+    status: str  # scored | skipped (already stored) | rescored | unsupported (by this backend) | failed
     record_id: str | None = None
     new_generations: int = 0
     seconds: float = 0.0
@@ -211,9 +212,19 @@ def score_model(
     gen = generation_settings(spec, cfg, "lm-eval")
     total = len(lm_tasks) + len(cfg.inspect_tasks)
     done = 0
+    # chat-completions endpoints return text only: no log-probabilities for likelihood tasks
+    output_types = lmeval_output_types(list(lm_tasks), cfg.include_path) if spec.backend == "openai" else {}
     for task, version in lm_tasks.items():
         done += 1
         rid = compute_record_id(spec.display_id, task, version, gen, seeds)
+        if output_types.get(task, "generate_until") != "generate_until":
+            msg = (
+                f"{output_types[task]} task needs log-probabilities, which a chat-completions endpoint "
+                "does not return; score it on a local copy of the model, or use the Inspect form of the task"
+            )
+            log.warning("[%d/%d] %s: unsupported on %s: %s", done, total, task, spec.display_id, msg)
+            summary.outcomes.append(TaskOutcome(task, "lm-eval", "unsupported", rid, error=msg))
+            continue
         if (task, "lm-eval", rid) in stored and not cfg.rescore:
             log.info("[%d/%d] %s: already scored; skipped", done, total, task)
             summary.outcomes.append(TaskOutcome(task, "lm-eval", "skipped", rid))
