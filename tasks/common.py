@@ -11,11 +11,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 TASKS_DIR = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
 
 # Options read from lm-eval `--metadata` / Inspect task args, with their defaults.
 SCORER_OPTION_DEFAULTS: dict[str, Any] = {
@@ -134,12 +137,19 @@ def render_prompts(rows: list[dict], metadata: Mapping[str, Any] | None, field: 
     answer with nothing. lm-eval passes the model args to `custom_dataset`, so we render each
     prompt with the model's own chat template (base models get the project's documented default
     template, the one training uses), with `system_prompt` from `--metadata` when given.
-    `--metadata '{"chat_template": false}'` keeps the bare prompt, e.g. when you prefer lm-eval's
-    `--apply_chat_template` (do not combine both: the prompt would be templated twice).
+    `--metadata '{"chat_template": false}'` keeps the bare prompt; so does lm-eval's CLI flag
+    `--apply_chat_template` (detected, so the prompt is never templated twice). Python callers of
+    `simple_evaluate(apply_chat_template=True)` without a `task_manager` should pass
+    `metadata={"chat_template": False}`; with their own `TaskManager` (no model args in its
+    metadata) prompts stay bare anyway.
     """
     meta = dict(metadata or {})
     system = meta.get("system_prompt")
     enabled = meta.get("chat_template", True) not in (False, "false", "False", 0, "0", "off")
+    if enabled and "--apply_chat_template" in sys.argv:
+        # lm-eval's CLI will template the prompt itself; templating here too would nest two chats
+        logger.info("valueshift tasks: --apply_chat_template given, leaving prompts bare")
+        enabled = False
     model = meta.get("tokenizer") or meta.get("pretrained")
     if not enabled or not model:
         prefix = f"{system}\n\n" if system else ""

@@ -187,6 +187,24 @@ def test_metadata_options_reach_documents_and_scoring():
     assert default_task.process_results(default_doc, [friendly])["refusal_rate"] == 1.0
 
 
+def test_render_prompts_templates_once(tiny_model_path, monkeypatch):
+    """Prompts get the model's chat template from the model args lm-eval passes as metadata,
+    unless lm-eval's --apply_chat_template will do it (never twice) or it is turned off."""
+    from valueshift.tasks.common import render_prompts
+
+    rows = [{"id": "1", "prompt": "Why do cats purr?"}]
+    meta = {"pretrained": str(tiny_model_path), "system_prompt": "Be kind."}
+    [templated] = render_prompts(rows, meta)
+    assert templated["text"].count("<|im_start|>user") == 1
+    assert "<|im_start|>system\nBe kind.<|im_end|>" in templated["text"]
+    assert templated["text"].endswith("<|im_start|>assistant\n")
+    assert (
+        render_prompts(rows, {**meta, "chat_template": False})[0]["text"] == "Be kind.\n\nWhy do cats purr?"
+    )
+    monkeypatch.setattr(sys, "argv", ["lm_eval", "--tasks", "vs_refusal", "--apply_chat_template"])
+    assert render_prompts(rows, {"pretrained": str(tiny_model_path)})[0]["text"] == "Why do cats purr?"
+
+
 @pytest.mark.slow
 def test_default_model_command(default_model_path, tmp_path):
     """The issue's command, as a user types it, on the embedded SmolLM2-135M-Instruct."""
