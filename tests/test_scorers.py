@@ -227,3 +227,15 @@ def test_hub_loaders_on_local_copies(shared_data):
     assert len(ab) == 960
     assert ab[0]["id"].startswith("anthrobench-") and ab[0]["prompt"]
     assert len({r["domain"] for r in ab}) == 4
+
+
+def test_task_catalog_versions_and_hashes():
+    from valueshift.tasks import catalog, refusal
+
+    assert catalog.task_info("valueshift/refusal").family == "refusal"
+    assert catalog.task_versions()["vs_over_refusal"] == refusal.VERSION
+    hashes = catalog.data_hashes()
+    assert hashes["vs_refusal"] == hashes["refusal"] == refusal.data_sha256()
+    assert len(hashes["vs_qa_offline"]) == 64 and hashes["vs_qa_offline"] != hashes["vs_sycophancy"]
+    with pytest.raises(KeyError, match="not a valueshift task"):
+        catalog.task_info("mmlu")
