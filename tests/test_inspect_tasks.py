@@ -138,7 +138,7 @@ def test_value_expression_on_mockllm(tmp_path):
 
 
 def test_cli_bare_name_on_tiny_hf_model(tiny_model_path, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [
             str(BIN / "inspect"),

@@ -34,7 +34,15 @@ def expected_metrics() -> dict[str, list[str]]:
 
 
 def run_cli(args: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # one torch thread: on a shared 2-core runner, OpenMP spin-waiting across processes costs far
+    # more CPU than the single-thread slowdown
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+    }
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -223,6 +231,9 @@ def test_default_model_command(default_model_path, tmp_path):
             "--output_path",
             str(out),
             "--log_samples",
+            # 32 new tokens keep CI cheap; the 128-token default is checked in the config test
+            "--gen_kwargs",
+            "max_gen_toks=32",
         ],
         tmp_path,
     )
@@ -232,4 +243,4 @@ def test_default_model_command(default_model_path, tmp_path):
         assert task in results["results"]
     [row] = samples_for(samples, "vs_value_expression")
     assert row["resps"][0][0].strip()  # the real model wrote something
-    assert results["configs"]["vs_refusal"]["generation_kwargs"]["max_gen_toks"] == 128
+    assert results["configs"]["vs_refusal"]["generation_kwargs"]["max_gen_toks"] == 32
