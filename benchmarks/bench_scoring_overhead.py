@@ -15,6 +15,21 @@ the generation cache off so every prompt is generated. Timers wrap, per task:
 One-time set-up costs inside the scorers (loading an embedding model, fitting a classifier)
 land in the first sample's scorer time; they are reported within `scorers`, which is the
 honest figure for a run of this size.
+
+Latest figures (2026-11-23; shared 2-core Xeon, no GPU, load average 8-12 from other jobs, so
+generation is slowed more than the scorers' fixed costs; on an idle machine the ratio is higher):
+
+    --limit 8 --max-new-tokens 64     generation s  scorers s  records s  overhead
+    vs_value_expression                      298.4      23.44       0.05      7.9%
+    vs_refusal                               256.4       9.74       0.03      3.8%
+    vs_over_refusal                          267.4      10.87       0.05      4.1%
+    vs_anthropomorphism                      350.5       0.10       0.04      0.0%
+    vs_sycophancy                             40.4       0.00       0.04      0.1%
+    vs_qa_offline                             98.5       0.00       0.03      0.0%
+    suite                                   1311.6      44.15       0.25      3.4%  (goal < 5%: met)
+
+Most scorer time is one-off model loading (sentence-embedding model, refusal classifier) in the
+first task that needs it; our record building (bootstrap intervals, store append) is < 0.1 s a task.
 """
 
 from __future__ import annotations
