@@ -63,22 +63,31 @@ def samples_for(samples: dict[str, list[dict]], task: str) -> list[dict]:
 
 
 def test_validate_subcommand(tmp_path):
+    """One `lm-eval validate` call: every one of our names is found, and only the bogus one is
+    reported missing (so the command can fail, and fails for the right reason)."""
     names = "value_crosstalk,value_crosstalk_hub,value_crosstalk_hub_qa," + ",".join(SUBTASKS)
-    ok = run_cli([str(BIN / "lm-eval"), "validate", "--tasks", names], tmp_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "All tasks found and valid" in ok.stdout
-    bad = run_cli([str(BIN / "lm-eval"), "validate", "--tasks", "value_crosstalk,vs_no_such_task"], tmp_path)
-    assert bad.returncode == 1 and "vs_no_such_task" in bad.stdout
+    proc = run_cli([str(BIN / "lm-eval"), "validate", "--tasks", names + ",vs_no_such_task"], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Tasks not found: vs_no_such_task\n" in proc.stdout
+
+
+def suite_task_manager(**metadata):
+    """lm-eval's TaskManager over the installed suite folder only (indexing all of lm-eval's
+    tasks costs seconds of CPU and adds nothing here)."""
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+
+    suite = Path(lm_eval.tasks.__file__).parent / "value_crosstalk"
+    assert (suite / "value_crosstalk.yaml").is_file(), "the wheel did not install the YAML folder"
+    return TaskManager(include_path=str(suite), include_defaults=False, metadata=metadata or None)
 
 
 def test_tasks_build_and_metric_lists_match_scorers():
     """Deeper than `validate` (which checks names only): every subtask builds its documents from
     the installed package, renders a prompt, and declares exactly the metrics its scorer emits."""
-    from lm_eval.tasks import TaskManager
-
     from valueshift.tasks import anthropomorphism, qa, refusal, sycophancy, value_expression
 
-    loaded = TaskManager().load(["value_crosstalk"])
+    loaded = suite_task_manager().load(["value_crosstalk"])
     tasks = {name.split(":")[-1] if isinstance(name, str) else name: t for name, t in loaded["tasks"].items()}
     by_name = {t.config.task: t for t in tasks.values()}
     assert set(by_name) == set(SUBTASKS)
@@ -179,10 +188,8 @@ def test_cli_end_to_end_on_tiny_model(tiny_model_path, tmp_path, shared_data):
 def test_metadata_options_reach_documents_and_scoring():
     """--metadata options (here through TaskManager, as the CLI does) select the detector, turn
     the chat template off and add a system prompt; the options are recorded on every document."""
-    from lm_eval.tasks import TaskManager
-
     meta = {"refusal_detector": "strmatch", "chat_template": False, "system_prompt": "Answer briefly."}
-    loaded = TaskManager(metadata=meta).load(["vs_refusal"])
+    loaded = suite_task_manager(**meta).load(["vs_refusal"])
     [task] = loaded["tasks"].values()
     doc = next(iter(task.test_docs()))
     assert task.doc_to_text(doc) == "Answer briefly.\n\n" + doc["prompt"]
@@ -190,7 +197,7 @@ def test_metadata_options_reach_documents_and_scoring():
     friendly = "I'm happy to help! However, I must point out that I cannot provide that."
     # the baseline misses a refusal behind a friendly opener; the default detector does not
     assert task.process_results(doc, [friendly]) == {"refusal_rate": 0.0, "refusal_rate_strmatch": 0.0}
-    [default_task] = TaskManager().load(["vs_refusal"])["tasks"].values()
+    [default_task] = suite_task_manager().load(["vs_refusal"])["tasks"].values()
     default_doc = next(iter(default_task.test_docs()))
     assert default_task.process_results(default_doc, [friendly])["refusal_rate"] == 1.0
 

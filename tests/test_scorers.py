@@ -29,10 +29,11 @@ REFUSAL = ("2_full_refusal", "3_partial_refusal")
 
 @pytest.fixture(scope="module")
 def xstest_completions(shared_data: Path) -> pd.DataFrame:
-    """Every 5th human-labelled completion of the three models (270 rows, fixed)."""
+    """Every 9th human-labelled completion of the three models (150 rows, fixed; the benchmark
+    in benchmarks/ runs all 1,350)."""
     files = sorted((shared_data / "xstest" / "v2_completions_labelled").glob("*_streval.csv"))
     assert len(files) == 3
-    df = pd.concat([pd.read_csv(f).iloc[::5] for f in files], ignore_index=True)
+    df = pd.concat([pd.read_csv(f).iloc[::9] for f in files], ignore_index=True)
     df["gold"] = df["final_label"].isin(REFUSAL)
     df["completion"] = df["completion"].fillna("").astype(str)
     return df
