@@ -16,7 +16,8 @@ Reported: mean step time (trainer's train_runtime / steps; for `ours` the one-of
 reported separately and in end-to-end time), peak memory (GPU: max allocated; CPU: peak RSS, and
 peak RSS above the process's baseline after imports), and ratios ours / plain-trl from this one run.
 
-    .venv/bin/python benchmarks/bench_dpo.py [--steps 6] [--batch 2] [--max-length 128] [--json out.json]
+    .venv/bin/python benchmarks/bench_dpo.py [--steps 6] [--batch 2] [--max-length 128]
+        [--gradient-checkpointing] [--variants ours,ours-live,plain-trl] [--json out.json]
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def overrides(args) -> dict:
         "logging_steps": 1,
         "warmup_steps": 0,
         "disable_tqdm": True,
+        "gradient_checkpointing": args.gradient_checkpointing,
     }
 
 
@@ -193,6 +195,11 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--variants", default="ours,ours-live,plain-trl")
+    p.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="both sides recompute activations (smaller activations: weights then dominate memory)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -211,6 +218,8 @@ def main() -> int:
         for variant in args.variants.split(","):
             cmd = [sys.executable, __file__, "--variant", variant, "--workdir", tmp, "--steps", str(args.steps),
                    "--batch", str(args.batch), "--max-length", str(args.max_length)]  # fmt: skip
+            if args.gradient_checkpointing:
+                cmd.append("--gradient-checkpointing")
             env = dict(os.environ, TQDM_DISABLE="1")
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
