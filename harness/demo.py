@@ -65,8 +65,8 @@ class DemoConfig:
     induce_overrides: list[str] = field(default_factory=lambda: ["max_length=256", "save_steps=3"])
     min_subset: int = 4  # fewer pairs than this and a value cannot be induced meaningfully
     tasks: list[str] = field(default_factory=lambda: ["value_crosstalk"])
-    score_limit: int = 12  # prompts per task
-    max_new_tokens: int = 48
+    score_limit: int = 8  # prompts per task
+    max_new_tokens: int = 40
     leaderboard: bool = True
     stages: list[str] = field(default_factory=lambda: list(STAGES))
 
@@ -479,9 +479,9 @@ def register(subparsers) -> None:
         help="extra recipe override for every induction (repeatable), e.g. --induce-set max_pairs=16",
     )
     p.add_argument("--tasks", default=None, help="lm-eval tasks to score (default: value_crosstalk)")
-    p.add_argument("--score-limit", type=int, default=None, help="prompts per task (default 12)")
+    p.add_argument("--score-limit", type=int, default=None, help="prompts per task (default 8)")
     p.add_argument(
-        "--max-new-tokens", type=int, default=None, help="generation length when scoring (default 48)"
+        "--max-new-tokens", type=int, default=None, help="generation length when scoring (default 40)"
     )
     p.add_argument("--no-leaderboard", action="store_true")
     p.add_argument("--stages", default=None, help=f"run only these stages ({','.join(STAGES)})")

@@ -212,7 +212,13 @@ def claim_anthropomorphism(m: CrosstalkMatrix, tax) -> Finding:
 
 def findings(m: CrosstalkMatrix) -> list[Finding]:
     tax = _taxonomy()
-    return [claim_crosstalk(m, tax), claim_safety(m, tax), claim_anthropomorphism(m, tax)]
+    found = [claim_crosstalk(m, tax), claim_safety(m, tax), claim_anthropomorphism(m, tax)]
+    sizes = [c.n for c in m.cells if c.delta is not None]
+    if sizes and max(sizes) < 30:  # say when "no evidence" is mostly "too few prompts"
+        for f in found:
+            if f.verdict == NOT_SUPPORTED:
+                f.summary += f" (underpowered: at most {max(sizes)} prompts per cell; score more prompts)"
+    return found
 
 
 def render_report(
