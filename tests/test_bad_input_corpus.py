@@ -85,12 +85,6 @@ def test_set_override_of_the_wrong_type_names_the_key():
         load_recipe("default", parse_set_option(["beta=high"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recipe.py: a value of the wrong type raises RecipeError('PATH: a value has the wrong type "
-    "(recipe or overrides None)'), naming neither the key nor its line, after argparse prints its "
-    "~150-line usage to stderr",
-)
 @pytest.mark.parametrize(
     ("line", "key"), [("beta: high", "beta"), ("lora_r: eight", "lora_r"), ("use_peft: maybe", "use_peft")]
 )
@@ -102,11 +96,6 @@ def test_wrong_type_in_recipe_names_file_line_and_key(tmp_path: Path, capsys, li
     assert len(capsys.readouterr().err.splitlines()) < 5  # no argparse usage dump
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recipe.py: a key with no value (`beta:`) or a list where a number belongs "
-    "(`learning_rate: [1, 2]`) is accepted silently (beta=None, learning_rate=[1, 2]); training fails later",
-)
 @pytest.mark.parametrize(
     ("line", "key"), [("beta:", "beta"), ("learning_rate: [1.0e-4, 2.0e-4]", "learning_rate")]
 )
@@ -117,12 +106,6 @@ def test_missing_value_or_list_in_recipe_is_an_error(tmp_path: Path, line: str, 
     assert str(path) in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recipe.py read_recipe_mapping: yaml.safe_load's ConstructorError for a python tag escapes as a "
-    "raw yaml error naming '<unicode string>', not the file; `valueshift induce --recipe` then crashes "
-    "with a traceback",
-)
 def test_python_tag_in_recipe_is_a_recipe_error_naming_the_file(tmp_path: Path):
     path = _write(tmp_path / "tag.yaml", CPU + "beta: !!python/object/apply:builtins.float ['0.1']\n")
     with pytest.raises(RecipeError) as err:
@@ -297,12 +280,6 @@ def test_sweep_cli_reports_a_bad_spec(sweep_dir: Path, capsys):
     assert not (sweep_dir / "runs").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py load_spec: recipe overrides under `set:` are not checked against the recipe keys; a typo "
-    "passes --dry-run (cells 'pending') and every cell then fails at run time with an error naming neither "
-    "the spec file nor its line",
-)
 def test_sweep_spec_set_typo_is_caught_at_load(sweep_dir: Path):
     path = _spec(sweep_dir, "values: [empathy]\nset:\n  betta: 0.1\n")
     with pytest.raises(SweepError, match="betta") as err:
@@ -344,11 +321,6 @@ def test_taxonomy_guard_wellformed_file_loads(tmp_path: Path):
 
 
 # ------------------------------------------------------------------------ score / matrix configs
-@pytest.mark.xfail(
-    strict=True,
-    reason="scoring/cli.py: an unknown key in `valueshift score --config FILE` is reported as "
-    "'score config: unknown keys [...]' without naming the file",
-)
 def test_score_config_unknown_key_names_the_file(tmp_path: Path, capsys):
     path = _write(tmp_path / "score.yaml", "limit: 2\nlimt: 3\n")
     assert (
@@ -358,11 +330,6 @@ def test_score_config_unknown_key_names_the_file(tmp_path: Path, capsys):
     assert "limt" in err and str(path) in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matrix/cli.py: a wrong type in `valueshift matrix --config FILE` (n_resamples: lots) is reported as "
-    "\"invalid literal for int() with base 10: 'lots'\", naming neither the file nor the field",
-)
 def test_matrix_config_wrong_type_names_file_and_field(tmp_path: Path, capsys):
     store = _write(tmp_path / "results.jsonl", BASE + b"\n" + TUNED + b"\n")
     path = _write(tmp_path / "matrix.yaml", "seed: 1\nn_resamples: lots\n")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-import yaml
-
+from valueshift.harness.config_errors import (
+    ConfigError,
+    check_field_types,
+    check_known_keys,
+    dataclass_field_types,
+    load_yaml_mapping,
+)
 from valueshift.harness.scoring.runners import TaskNotFound
 from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_model
 from valueshift.harness.scoring.spec import ModelSpecError
@@ -20,11 +24,14 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
     data: dict = {}
     if args.config:
         try:
-            data = yaml.safe_load(Path(args.config).read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ScoreError(f"{args.config}: invalid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ScoreError(f"{args.config}: expected a mapping of ScoreConfig fields")
+            mapping = load_yaml_mapping(
+                args.config, not_mapping="expected a mapping of ScoreConfig fields", allow_empty=True
+            )
+            known = dataclass_field_types(ScoreConfig)
+            check_known_keys(mapping.data, known, mapping.where, what="ScoreConfig field")
+            data = check_field_types(mapping.data, known, mapping.where)
+        except ConfigError as exc:
+            raise ScoreError(str(exc)) from exc
     cfg = ScoreConfig.from_dict(data)
     if args.tasks is not None:
         cfg.lm_eval_tasks = [t for t in args.tasks.split(",") if t]

@@ -7,20 +7,32 @@ config file (the same YAML `trl dpo --config` reads), parsed with `TrlParser`, p
 fields value induction adds (`InductionArguments`). Users who know trl know our recipes, and
 every trl option works without us re-declaring it.
 
-Keys are validated before parsing so that a typo names the file, line and key instead of
-silently keeping a default.
+Keys and value types are validated before parsing (`valueshift.harness.config_errors`) so that a
+typo, a missing value or a value of the wrong type names the file, line and key instead of silently
+keeping a default or ending in argparse's usage text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 from trl import DPOConfig, ModelConfig, TrlParser
+
+from valueshift.harness.config_errors import (
+    ConfigError,
+    FieldType,
+    check_field_types,
+    dataclass_field_types,
+    load_yaml_mapping,
+)
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 DEFAULT_RECIPE = "default"
@@ -156,36 +168,53 @@ def resolve_recipe_path(name_or_path: str | Path | None) -> Path:
     raise RecipeError(f"recipe {name_or_path!r} not found (a YAML file, or one of: {available})")
 
 
-def _key_lines(text: str, path: Path) -> dict[str, int]:
-    """1-based line of each top-level key, for error messages."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: invalid YAML: {exc}") from exc
-    if node is None or not isinstance(node, yaml.MappingNode):
-        raise RecipeError(f"{path}: a recipe must be a YAML mapping of recipe keys")
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value}
+def field_types() -> dict[str, FieldType]:
+    """Type annotation of every recipe key, for checking values before trl's argparse sees them
+    (argparse would answer a bad value with its full usage text and no key)."""
+    return dataclass_field_types(*_DATACLASSES)
 
 
 def read_recipe_mapping(path: Path) -> dict[str, Any]:
-    """The recipe's raw key/values, validated against the three dataclasses."""
-    text = path.read_text(encoding="utf-8")
-    lines = _key_lines(text, path)
-    data = yaml.safe_load(text)
+    """The recipe's raw key/values, validated against the three dataclasses (keys and types)."""
+    try:
+        mapping = load_yaml_mapping(path, not_mapping="a recipe must be a YAML mapping of recipe keys")
+    except ConfigError as exc:
+        raise RecipeError(str(exc)) from exc
+    data = mapping.data
     keys = known_keys()
     for key in data:
         if key == "env":
             continue
         if key not in keys:
             raise RecipeError(
-                f"{path}:{lines.get(key, '?')}: unknown recipe key {key!r} (not a field of InductionArguments, "
+                f"{mapping.where(key)}: unknown recipe key {key!r} (not a field of InductionArguments, "
                 "trl ModelConfig or trl DPOConfig)"
             )
     if "output_dir" in data:
         raise RecipeError(
-            f"{path}:{lines['output_dir']}: output_dir is set per run by `valueshift induce --out`, not by a recipe"
+            f"{mapping.where('output_dir')}: output_dir is set per run by `valueshift induce --out`, not by a recipe"
         )
-    return data
+    try:
+        return check_field_types(data, field_types(), mapping.where, scalar_for_list=True)
+    except ConfigError as exc:
+        raise RecipeError(str(exc)) from exc
+
+
+def check_overrides(overrides: dict[str, Any], where: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Check recipe overrides (`--set`, a sweep's `set:`) against the recipe keys and their types.
+
+    `where(key)` names the place of a key in error messages (default: `--set KEY`); returns the
+    values converted where YAML left a string.
+    """
+    where = where or (lambda key: "--set")
+    keys = known_keys()
+    for key in overrides:
+        if key not in keys:
+            raise RecipeError(f"{where(key)}: override {key!r} is not a recipe key")
+    try:
+        return check_field_types(overrides, field_types(), where, scalar_for_list=True)
+    except ConfigError as exc:
+        raise RecipeError(str(exc)) from exc
 
 
 def load_recipe(
@@ -203,10 +232,7 @@ def load_recipe(
     """
     path = resolve_recipe_path(name_or_path)
     data = read_recipe_mapping(path)
-    keys = known_keys()
-    for key in overrides or {}:
-        if key not in keys:
-            raise RecipeError(f"override {key!r} is not a recipe key")
+    overrides = check_overrides(overrides or {})
     env = data.pop("env", None) or {}
     if not isinstance(env, dict):
         raise RecipeError(f"{path}: `env` must be a mapping of environment variables")
@@ -219,16 +245,19 @@ def load_recipe(
         merged.update(dict.fromkeys(deferred, False))
     parser = TrlParser(dataclass_types=list(_DATACLASSES))
     parser.set_defaults_with_config(**merged)
+    usage = io.StringIO()
     try:
-        induction, model, training = parser.parse_args_into_dataclasses(
-            args=["--output_dir", output_dir or "valueshift-induce-output"]
-        )
+        with contextlib.redirect_stderr(usage):  # argparse would print its whole usage text
+            induction, model, training = parser.parse_args_into_dataclasses(
+                args=["--output_dir", output_dir or "valueshift-induce-output"]
+            )
     except RecipeError as exc:
         raise RecipeError(f"{path}: {exc}") from exc
     except (ValueError, TypeError) as exc:
         raise RecipeError(f"{path}: {exc}") from exc
-    except SystemExit as exc:  # argparse reports a value of the wrong type this way
-        raise RecipeError(f"{path}: a value has the wrong type (recipe or overrides {overrides})") from exc
+    except SystemExit as exc:  # argparse's own error (the type checks above should catch it first)
+        lines = usage.getvalue().strip().splitlines()
+        raise RecipeError(f"{path}: {lines[-1] if lines else 'invalid recipe value'}") from exc
     for key, value in deferred.items():
         setattr(training, key, value)
     if model.model_name_or_path is None:
@@ -244,7 +273,10 @@ def parse_set_option(items: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise RecipeError(f"--set expects KEY=VALUE, got {item!r}")
-        result[key.strip()] = yaml.safe_load(value)
+        try:
+            result[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise RecipeError(f"--set {item!r}: not a plain YAML value: {exc}") from exc
     return result
 
 

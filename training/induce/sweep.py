@@ -119,6 +119,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not isinstance(data, dict):
         raise SweepError(f"{path}: a sweep spec must be a YAML mapping")
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+    for key_node, value_node in node.value:  # keys of `set:`, as `set.KEY`
+        if key_node.value == "set" and isinstance(value_node, yaml.MappingNode):
+            lines.update({f"set.{k.value}": k.start_mark.line + 1 for k, _ in value_node.value})
 
     def err(key: str, msg: str) -> SweepError:
         return SweepError(f"{path}:{lines.get(key, '?')}: {key}: {msg}")
@@ -150,6 +153,14 @@ def load_spec(path: str | Path) -> SweepSpec:
     from valueshift.harness.taxonomy import load_taxonomy
 
     overrides = dict(data.get("set") or {})
+    from valueshift.training.induce.recipe import RecipeError, check_overrides
+
+    try:  # a typo here would otherwise pass --dry-run and fail every cell at run time
+        overrides = check_overrides(
+            overrides, where=lambda key: f"{path}:{lines.get(f'set.{key}', lines.get('set', '?'))}: set"
+        )
+    except RecipeError as exc:
+        raise SweepError(str(exc)) from exc
     taxonomy = load_taxonomy(overrides.get("taxonomy"))
     for v in data["values"]:
         if v not in taxonomy.names:
