@@ -130,3 +130,35 @@ set:
     listing = capsys.readouterr().out
     assert f"finished  {ok[0]}" in listing and "pending" in listing
     assert len(read_runs_index(out_dir)) == 12  # a dry run records nothing
+
+
+def test_spec_without_models_runs_each_cell_with_the_recipes_model(files, tiny_model_path, capsys):
+    """No `models:` means the recipe's own model, not a model called "None" (issue: every cell
+    used to fail trying to download "None" from the hub)."""
+    default_recipe = Path(__file__).resolve().parents[1] / "training" / "recipes" / "default.yaml"
+    recipe = files["root"] / "tiny-recipe.yaml"
+    recipe.write_text(
+        default_recipe.read_text().replace(
+            "model_name_or_path: default", f"model_name_or_path: {tiny_model_path}"
+        )
+    )
+    out_dir = files["root"] / "runs"
+    spec = write_spec(
+        files["root"] / "no-models.yaml",
+        f"name: t\nrecipe: {recipe}\nout_dir: {out_dir}\nvalues: [empathy]\narms: [system_prompt_only]\n",
+    )
+    (cell,) = expand(load_spec(spec))
+    assert cell.model is None
+    assert cell.cell_id == "empathy__system_prompt_only__recipe-model"
+
+    assert run_command(["sweep", str(spec), "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "pending   empathy__system_prompt_only__recipe-model" in listing and "None" not in listing
+
+    assert run_command(["sweep", str(spec)]) == 0
+    capsys.readouterr()
+    (run,) = read_runs_index(out_dir)
+    assert run["status"] == "finished", run.get("error")
+    assert run["model"] is None
+    prov = read_provenance(out_dir / cell.cell_id)
+    assert prov["base_model"] == str(tiny_model_path)

@@ -186,7 +186,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         subsets_dir=subsets_dir,
         pairs=Path(data["pairs"]) if data.get("pairs") else None,
         values=list(data["values"]),
-        models=[str(m) for m in data.get("models") or [None]],
+        # no `models:` (or a null entry) means the recipe's own model; never the string "None"
+        models=[None if m is None else str(m) for m in data.get("models") or [None]],
         beta=[float(b) for b in data.get("beta") or [None]] if data.get("beta") else [None],
         max_steps=list(data.get("max_steps") or [None]),
         arms=list(arms),
