@@ -28,17 +28,17 @@ BASE_RATES = {
 }
 
 
-def _records(model: ModelInfo, shifts: dict[str, float], seed: int, training: dict | None = None):
+def _records(model: ModelInfo, shifts: dict[str, float], seed: int, training: dict | None = None, n: int = N):
     """One record per task; each metric's per-sample 0/1 scores are the base model's, with a
     planted fraction of prompts flipped to 1 (or to 0 for a negative shift)."""
     base_rng = np.random.default_rng(123)  # shared: same prompts, same base behaviour
-    u = {key: base_rng.random(N) for key in BASE_RATES}
+    u = {key: base_rng.random(n) for key in BASE_RATES}
     rng = np.random.default_rng(seed)
     by_task: dict[str, dict[str, np.ndarray]] = {}
     for (task, metric), rate in BASE_RATES.items():
         target = rate + shifts.get(metric, 0.0)
         scores = (u[(task, metric)] < target).astype(float)
-        noise = rng.random(N) < 0.05  # a little independent noise in every model
+        noise = rng.random(n) < 0.05  # a little independent noise in every model
         scores[noise] = 1 - scores[noise]
         by_task.setdefault(task, {})[metric] = scores
     out = []
@@ -50,13 +50,13 @@ def _records(model: ModelInfo, shifts: dict[str, float], seed: int, training: di
                 output="...",
                 scores={m: float(v[i]) for m, v in metrics.items()},
             )
-            for i in range(N)
+            for i in range(n)
         ]
         out.append(
             ResultRecord.new(
                 model=model,
                 task=TaskInfo(task, "1.0", "lm-eval"),
-                metrics={m: MetricValue(float(v.mean()), n=N) for m, v in metrics.items()},
+                metrics={m: MetricValue(float(v.mean()), n=n) for m, v in metrics.items()},
                 samples=samples,
                 generation={"max_new_tokens": 64},
                 seeds={"random": 0},
@@ -158,6 +158,18 @@ def test_verdicts_follow_the_cells(store):
     assert f["ii"].verdict == "holds", f["ii"].summary
     # deception has no anthropomorphism shift -> not all values: partly
     assert f["iii"].verdict == "partly holds"
+
+
+@pytest.mark.parametrize("n, verdict", [(8, "inconclusive"), (60, "not supported")])
+def test_no_effect_is_inconclusive_when_underpowered(tmp_path, n, verdict):
+    """With no planted effect, too few prompts must not read as evidence against a claim."""
+    s = ResultsStore(tmp_path / "results.jsonl")
+    s.extend(_records(_model("base", "base"), {}, seed=1, n=n))
+    s.extend(_records(_model("empathy", "value", "empathy"), {}, seed=1, n=n))
+    m = build_matrix(s.records(), MatrixConfig(n_resamples=199, n_permutations=199))
+    f = {x.claim: x for x in findings(m)}
+    assert f["ii"].verdict == verdict, f["ii"].summary
+    assert ("underpowered" in f["ii"].summary) == (n < 30)
 
 
 def test_cli_matrix_and_bad_input(store, tmp_path, capsys):
