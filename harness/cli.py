@@ -4,6 +4,10 @@ Subcommands plug in through the `valueshift.commands` entry-point group: each en
 `register(subparsers)` function that adds its parser and sets `func`. This keeps `harness`
 free of imports from `training` and `tasks` while one command serves them all, and lets a
 subcommand whose optional dependencies are missing fail alone instead of breaking the CLI.
+
+Bad input raised as a `valueshift.harness.errors.InputError` (taxonomy, recipe, config, results,
+sweep spec, ... errors all are) ends as `valueshift COMMAND: error: MESSAGE` with exit status 2;
+`-v` re-raises it for the traceback. Other exceptions are programming errors and are not caught.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from valueshift.harness import __version__
+from valueshift.harness.errors import InputError
 
 ENTRY_POINT_GROUP = "valueshift.commands"
 
@@ -53,7 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        # bad user input (a file, option or config value): one line naming file, line and field,
+        # the way every subcommand reports its own errors; -v keeps the traceback
+        if args.verbose:
+            raise
+        print(f"valueshift {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_command(argv: Sequence[str]) -> int:

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.errors import InputError
+
 __all__ = [
     "ConfigError",
     "FieldType",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config file or value is invalid; the message names file, line and key."""
 
 

@@ -14,13 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valueshift.harness.errors import InputError
 from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results, sha256_file
 from valueshift.leaderboards.schema import LeaderboardSchema
 
 ON_CONFLICT = ("error", "latest")
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(InputError):
     """The inputs cannot be put on one board as they are (conflicts, version mismatches)."""
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.errors import InputError
+
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 DEFAULT_SCHEMA = "value-crosstalk"
 FORMATS = ("percent", "float")
@@ -23,7 +25,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
-class SchemaError(ValueError):
+class SchemaError(InputError):
     """A leaderboard schema is malformed; the message names file, line and field."""
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.errors import InputError
+
 TASKS_DIR = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ SCORER_OPTION_DEFAULTS: dict[str, Any] = {
 }
 
 
-class TaskDataError(ValueError):
+class TaskDataError(InputError):
     """A task data file is malformed; the message names file, line and field."""
 
 

@@ -239,6 +239,24 @@ def test_induce_refuses_custom_code_unless_the_recipe_asks(remote_code_model, tm
     assert marker.exists()
 
 
+def test_induce_refusal_is_one_clean_line_that_says_how_to_opt_in(remote_code_model, tmp_path: Path, capsys):
+    """The refusal is an answer to the user, not a crash: exit 2, one line naming the folder and
+    the recipe key (or --set) that allows the folder's code, no exception escaping the CLI."""
+    folder, marker = remote_code_model
+    subset = tmp_path / "empathy.jsonl"
+    row = {"pair_id": "0" * 16, "source": "t", "row_id": "t:0", "prompt": [{"role": "user", "content": "Q?"}],
+           "chosen": "A kind answer.", "rejected": "A rude answer.", "value": "empathy", "flipped": False}  # fmt: skip
+    subset.write_text(json.dumps(row) + "\n")
+    rc = run_command(["induce", "--value", "empathy", "--subset", str(subset), "--model", str(folder),
+                      "--max-steps", "1", "--out", str(tmp_path / "refused")])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith(f"valueshift induce: error: {folder}") and "\n" not in err
+    assert "trust_remote_code: true" in err and "--set trust_remote_code=true" in err
+    assert not marker.exists()
+    assert not (tmp_path / "refused").exists()  # refused before anything is written
+
+
 def test_score_refuses_custom_code(remote_code_model, toy_tasks, tmp_path: Path, capsys):
     folder, marker = remote_code_model
     store = tmp_path / "results.jsonl"

@@ -23,13 +23,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from valueshift.harness.errors import InputError
+
 SCHEMA_VERSION = 1
 ARMS = ("base", "value", "random_control", "system_prompt_only")
 BACKENDS = ("hf", "vllm", "openai")
 HARNESSES = ("lm-eval", "inspect")
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
     """A results record is malformed. Carries where: file, line (1-based) and field path."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None, field: str = ""):

@@ -21,13 +21,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valueshift.harness.errors import InputError
 from valueshift.harness.results import ModelInfo, sha256_file
 
 PROVENANCE_FILE = "provenance.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(InputError):
     """The model argument cannot be resolved; the message says what was expected."""
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import yaml
 
+from valueshift.harness.errors import InputError
+
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("values.yaml")
 VALENCES = ("positive", "negative", "neutral")
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(InputError):
     """A taxonomy file is malformed; the message names the file and field."""
 
 

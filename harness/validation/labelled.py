@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.errors import InputError
 from valueshift.harness.extractors.base import ExtractionItem, render_conversation
 from valueshift.harness.taxonomy import Taxonomy
 
 
-class LabelledFileError(ValueError):
+class LabelledFileError(InputError):
     """A labelled file is malformed; names file, line and field."""
 
 

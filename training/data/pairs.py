@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from valueshift.harness.errors import InputError
+
 Message = dict[str, str]
 ROLES = ("system", "user", "assistant")
 
@@ -66,7 +68,7 @@ class PreferencePair:
         return render_conversation(self.prompt)
 
 
-class RowError(ValueError):
+class RowError(InputError):
     """One input row cannot become a pair; names the field at fault."""
 
     def __init__(self, field: str, reason: str):
@@ -75,7 +77,7 @@ class RowError(ValueError):
         self.reason = reason
 
 
-class DataLoadError(ValueError):
+class DataLoadError(InputError):
     """The input as a whole cannot be read (missing file, unknown format, strict mode)."""
 
 

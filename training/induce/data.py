@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.errors import InputError
+
 ROLES = ("system", "user", "assistant")
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A subset or pairs file is malformed; the message names file, line and field."""
 
 

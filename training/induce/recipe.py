@@ -33,6 +33,7 @@ from valueshift.harness.config_errors import (
     dataclass_field_types,
     load_yaml_mapping,
 )
+from valueshift.harness.errors import InputError
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 DEFAULT_RECIPE = "default"
@@ -40,7 +41,7 @@ MODEL_STAGES = ("base", "sft", "instruct")
 DEFAULT_MODEL_ALIAS = "default"  # the embedded SmolLM2-135M-Instruct
 
 
-class RecipeError(ValueError):
+class RecipeError(InputError):
     """A recipe file or override is invalid; the message names file, line and key."""
 
 

@@ -15,10 +15,12 @@ Why each design choice:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,14 +196,46 @@ def _ids_hash(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(r["pair_id"] for r in rows).encode()).hexdigest()
 
 
+@contextlib.contextmanager
+def _remote_code_refused(model_path: str) -> Iterator[None]:
+    """Turn transformers' refusal to run a model folder's own code (a `ValueError` asking for
+    `trust_remote_code=True`) into an `InductionError` that tells the user which recipe key to
+    set, so the CLI answers with one line instead of a traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        if "trust_remote_code" not in str(exc):
+            raise
+        raise InductionError(
+            f"{model_path} needs code shipped with the model to load, and valueshift does not run it "
+            "unless asked; if you trust that code, set `trust_remote_code: true` in the recipe "
+            "(or pass --set trust_remote_code=true)"
+        ) from exc
+
+
+def _check_model_code(model_path: str, recipe: Recipe) -> None:
+    """Refuse a model whose config needs custom code before anything is written to the run folder."""
+    from transformers import AutoConfig
+
+    with _remote_code_refused(model_path):
+        AutoConfig.from_pretrained(
+            model_path,
+            revision=recipe.model.model_revision,
+            trust_remote_code=recipe.training.trust_remote_code,
+        )
+
+
 def _load_tokenizer(model_path: str, recipe: Recipe):
     from transformers import AutoTokenizer
 
     from valueshift.harness.models.chat_template import ensure_chat_template
 
-    tok = AutoTokenizer.from_pretrained(
-        model_path, revision=recipe.model.model_revision, trust_remote_code=recipe.training.trust_remote_code
-    )
+    with _remote_code_refused(model_path):
+        tok = AutoTokenizer.from_pretrained(
+            model_path,
+            revision=recipe.model.model_revision,
+            trust_remote_code=recipe.training.trust_remote_code,
+        )
     stage = recipe.induction.model_stage
     if getattr(tok, "chat_template", None):
         template = "model"
@@ -316,6 +350,7 @@ def induce(req: InductionRequest) -> InductionResult:
     system_prompt = taxonomy[req.value].system_prompt
     eval_sp = True if req.arm == "system_prompt_only" else recipe.induction.eval_system_prompt
     model_path = resolve_model_path(recipe.model.model_name_or_path)
+    _check_model_code(model_path, recipe)
 
     rows, subset_block = _select_rows(req, recipe)
     fingerprint = {
@@ -375,7 +410,8 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
     training = recipe.training
     training.output_dir = str(req.out)
     dataset = _prepare_dataset(records, req.out, training)
-    model = AutoModelForCausalLM.from_pretrained(model_path, **_model_init_kwargs(recipe))
+    with _remote_code_refused(model_path):
+        model = AutoModelForCausalLM.from_pretrained(model_path, **_model_init_kwargs(recipe))
     prov["base_model_revision"] = getattr(model.config, "_commit_hash", None)
     peft_config = get_peft_config(recipe.model)
     trainer = DPOTrainer(

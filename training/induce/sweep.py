@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.errors import InputError
 from valueshift.training.induce.provenance import read_provenance, utc_now
 from valueshift.training.induce.runner import ARMS
 
@@ -61,7 +62,7 @@ SPEC_KEYS = {
 REQUIRED = ("out_dir", "values")
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """The sweep spec is invalid; the message names file, line and key."""
 
 

@@ -1,0 +1,108 @@
+"""Bad input given to any `valueshift` command ends in one clean line and exit status 2.
+
+`valueshift.harness.cli.main` turns the project's declared input errors (`InputError` and the
+error classes built on it: taxonomy, config, recipe, results, ...) into
+`valueshift COMMAND: error: MESSAGE`; `-v` re-raises them for the traceback. Genuine programming
+errors are not caught. One test runs the real console script in a subprocess (what a user sees);
+the others run the CLI in-process, which goes through the same `main`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from valueshift.harness.cli import run_command
+from valueshift.harness.errors import InputError
+from valueshift.harness.taxonomy import TaxonomyError
+
+# a value without a description: the taxonomy loader names the file and the field
+BAD_TAXONOMY = "values:\n  - {name: x, valence: positive, category: c}\n"
+
+
+@pytest.fixture()
+def bad_taxonomy(tmp_path: Path) -> Path:
+    path = tmp_path / "bad-taxonomy.yaml"
+    path.write_text(BAD_TAXONOMY)
+    return path
+
+
+def test_console_script_reports_a_bad_taxonomy_in_one_line(bad_taxonomy: Path):
+    valueshift = Path(sys.executable).with_name("valueshift")
+    proc = subprocess.run(
+        [str(valueshift), "validate-extractor", "--extractor", "lexicon", "--taxonomy", str(bad_taxonomy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"valueshift validate-extractor: error: {bad_taxonomy}: values[0] (x): missing field 'description'"
+    )
+
+
+def _argv(command: str, taxonomy: Path, tmp_path: Path) -> list[str]:
+    if command == "extract":
+        data = tmp_path / "pairs.jsonl"
+        data.write_text(json.dumps({"prompt": "Hi", "chosen": "Hello there.", "rejected": "No."}) + "\n")
+        return ["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(tmp_path / "o"),
+                "--no-cache", "--quiet", "--taxonomy", str(taxonomy)]  # fmt: skip
+    if command == "subsets":
+        src = tmp_path / "extract"
+        src.mkdir()
+        (src / "pairs.jsonl").write_text("")
+        (src / "extractions.jsonl").write_text("")
+        return [
+            "subsets",
+            "--extractions",
+            str(src),
+            "--out",
+            str(tmp_path / "s"),
+            "--taxonomy",
+            str(taxonomy),
+        ]
+    if command == "calibrate-extractor":
+        return ["calibrate-extractor", "--taxonomy", str(taxonomy)]
+    return ["validate-extractor", "--extractor", "lexicon", "--taxonomy", str(taxonomy)]
+
+
+@pytest.mark.parametrize("command", ["extract", "subsets", "calibrate-extractor", "validate-extractor"])
+def test_every_taxonomy_option_reports_a_bad_file_cleanly(command, bad_taxonomy, tmp_path, capsys):
+    assert run_command(_argv(command, bad_taxonomy, tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"valueshift {command}: error: {bad_taxonomy}: ")
+    assert "'description'" in err and "Traceback" not in err
+
+
+def test_verbose_keeps_the_traceback(bad_taxonomy, tmp_path):
+    with pytest.raises(TaxonomyError, match="missing field 'description'"):
+        run_command(["-v", *_argv("validate-extractor", bad_taxonomy, tmp_path)])
+
+
+def test_the_projects_input_errors_share_one_base():
+    """What the CLI catches: every declared input-error class, and nothing broader."""
+    from valueshift.harness.config_errors import ConfigError
+    from valueshift.harness.results import ResultsError
+    from valueshift.harness.scoring.spec import ModelSpecError
+    from valueshift.harness.validation.labelled import LabelledFileError
+    from valueshift.training.induce.recipe import RecipeError
+    from valueshift.training.induce.sweep import SweepError
+
+    for cls in (
+        TaxonomyError,
+        ConfigError,
+        ResultsError,
+        ModelSpecError,
+        LabelledFileError,
+        RecipeError,
+        SweepError,
+    ):
+        assert issubclass(cls, InputError) and issubclass(cls, ValueError), cls
+    assert not issubclass(ValueError, InputError) and not issubclass(TypeError, InputError)
