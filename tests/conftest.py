@@ -83,7 +83,10 @@ def hh_normalised_pairs(shared_data: Path) -> list[dict]:
                 parts = re.split(r"\n\n(Human|Assistant): ", text)
                 turns.append(
                     [
-                        {"role": "user" if parts[k] == "Human" else "assistant", "content": parts[k + 1].strip()}
+                        {
+                            "role": "user" if parts[k] == "Human" else "assistant",
+                            "content": parts[k + 1].strip(),
+                        }
                         for k in range(1, len(parts) - 1, 2)
                     ]
                 )
@@ -105,3 +108,78 @@ def hh_normalised_pairs(shared_data: Path) -> list[dict]:
             if len(rows) >= 200:
                 break
     return rows
+
+
+class FakeOpenAIServer:
+    """A local server speaking OpenAI's /v1/chat/completions format (stdlib only): what the
+    OpenAI-compatible backend, lm-eval's `local-chat-completions` and Inspect's `openai-api`
+    provider talk to. `reply(body) -> str` makes each answer; every request is recorded."""
+
+    def __init__(self, reply):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server_self.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+                )
+                payload = {
+                    "id": "chatcmpl-valueshift-test",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", "fake"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": reply(body)},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def last_user_text(body: dict) -> str:
+    """The last user turn of a chat-completions request, as text."""
+    import json
+
+    last = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+    return last if isinstance(last, str) else " ".join(p.get("text", json.dumps(p)) for p in last)
+
+
+@pytest.fixture
+def fake_openai_server():
+    """Factory fixture: `fake_openai_server(reply)` starts a FakeOpenAIServer, closed after the test."""
+    servers: list[FakeOpenAIServer] = []
+
+    def start(reply) -> FakeOpenAIServer:
+        servers.append(FakeOpenAIServer(reply))
+        return servers[-1]
+
+    start.last_user_text = last_user_text
+    yield start
+    for server in servers:
+        server.close()

@@ -3,9 +3,6 @@ local server speaking the OpenAI wire format, and the spec parser's errors."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -38,47 +35,21 @@ def test_transformers_backend_applies_stop_strings(default_model_path: Path):
     assert stop not in cut and len(cut) < len(full)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _Handler.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        reply = {"choices": [{"message": {"role": "assistant", "content": f"echo: {body['messages'][-1]['content']}"}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def openai_server():
-    server = HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Handler.seen.clear()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-
-
-def test_openai_backend_sends_key_from_env_only(openai_server: str, monkeypatch: pytest.MonkeyPatch):
+def test_openai_backend_sends_key_from_env_only(fake_openai_server, monkeypatch: pytest.MonkeyPatch):
+    server = fake_openai_server(lambda body: f"echo: {fake_openai_server.last_user_text(body)}")
     monkeypatch.setenv("VS_TEST_KEY", "sk-secret-123")
-    backend = make_backend(f"openai:judge-model@{openai_server}", api_key_env="VS_TEST_KEY")
+    backend = make_backend(f"openai:judge-model@{server.url}", api_key_env="VS_TEST_KEY")
     assert isinstance(backend, OpenAICompatibleBackend)
     out = backend.generate(
         [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]],
         GenerationSettings(max_new_tokens=5, stop=("\n",)),
     )
     assert out == ["echo: a", "echo: b"]  # order kept despite concurrent requests
-    assert all(s["auth"] == "Bearer sk-secret-123" for s in _Handler.seen)
-    assert all(s["path"] == "/v1/chat/completions" for s in _Handler.seen)
-    assert _Handler.seen[0]["body"]["model"] == "judge-model"
-    assert _Handler.seen[0]["body"]["stop"] == ["\n"]
+    seen = server.requests
+    assert all(s["auth"] == "Bearer sk-secret-123" for s in seen)
+    assert all(s["path"] == "/v1/chat/completions" for s in seen)
+    assert seen[0]["body"]["model"] == "judge-model"
+    assert seen[0]["body"]["stop"] == ["\n"]
     assert "sk-secret" not in backend.spec and "sk-secret" not in repr(vars(backend))
 
 

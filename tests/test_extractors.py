@@ -4,8 +4,6 @@ transformers backend and an OpenAI-compatible server, the answer parser, and the
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -113,69 +111,45 @@ def test_llm_extractor_default_model(default_model_path: Path):
     assert r.values or r.unmapped or "none" in r.raw.lower() or "<thinking>" in r.raw.lower()
 
 
-class _Server(BaseHTTPRequestHandler):
-    prompts: list[str] = []
-
-    def do_POST(self):  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        _Server.prompts.append(prompt)
-        answer = "Empathy, kindness" if "sorry" in prompt else "legal compliance, harm prevention, blorf"
-        reply = {
-            "choices": [{"message": {"role": "assistant", "content": f"<thinking>...</thinking>\n{answer}"}}]
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def _paper_style_answer(body: dict) -> str:
+    """What a judge model might answer to the paper's prompt: thinking, then a value list."""
+    prompt = body["messages"][-1]["content"]
+    answer = "Empathy, kindness" if "sorry" in prompt else "legal compliance, harm prevention, blorf"
+    return f"<thinking>...</thinking>\n{answer}"
 
 
-def test_llm_extractor_over_openai_compatible_server():
-    server = HTTPServer(("127.0.0.1", 0), _Server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/v1"
-        ex = make_extractor("llm", backend=f"openai:mistral@{url}")
-        grief, crime = ex.extract([GRIEF, CRIME])
-    finally:
-        server.shutdown()
+def test_llm_extractor_over_openai_compatible_server(fake_openai_server):
+    server = fake_openai_server(_paper_style_answer)
+    ex = make_extractor("llm", backend=f"openai:mistral@{server.url}")
+    grief, crime = ex.extract([GRIEF, CRIME])
     assert grief.values == {"empathy"}
     assert crime.values == {"legality", "discretion"} and crime.unmapped == ("blorf",)
-    prompt = next(p for p in _Server.prompts if "sorry" in p)
+    prompts = [r["body"]["messages"][-1]["content"] for r in server.requests]
+    prompt = next(p for p in prompts if "sorry" in p)
     assert "Consider the set of values [deception accuracy creativity" in prompt
     assert "AI: I'm so sorry for your loss." in prompt and "User: My cat died" in prompt
 
 
-def test_extract_cli_with_llm_over_openai_server_counts_unmapped(tmp_path: Path):
+def test_extract_cli_with_llm_over_openai_server_counts_unmapped(tmp_path: Path, fake_openai_server):
     from valueshift.harness.cli import run_command
 
     data = tmp_path / "prefs.jsonl"
     rows = [{"prompt": "My cat died.", "chosen": "I'm so sorry.", "rejected": "Get a new one, it's legal."}]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    server = HTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        backend = f"openai:mistral@http://127.0.0.1:{server.server_port}/v1"
-        args = [
-            "extract",
-            "--dataset",
-            str(data),
-            "--extractor",
-            "llm",
-            "--backend",
-            backend,
-            "--out",
-            str(tmp_path / "o"),
-        ]
-        assert run_command([*args, "--no-cache", "--quiet"]) == 0
-    finally:
-        server.shutdown()
+    server = fake_openai_server(_paper_style_answer)
+    backend = f"openai:mistral@{server.url}"
+    args = [
+        "extract",
+        "--dataset",
+        str(data),
+        "--extractor",
+        "llm",
+        "--backend",
+        backend,
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert run_command([*args, "--no-cache", "--quiet"]) == 0
     [row] = [json.loads(x) for x in (tmp_path / "o" / "extractions.jsonl").read_text().splitlines()]
     assert row["chosen_values"] == ["empathy"] and row["rejected_values"] == ["discretion", "legality"]
     assert row["rejected_unmapped"] == ["blorf"] and "<thinking>" in row["rejected_raw"]

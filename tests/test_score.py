@@ -11,9 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -292,51 +290,15 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
         assert {k: m.value for k, m in r.metrics.items()} == {k: m.value for k, m in ref.metrics.items()}
 
 
-class _FakeChat(BaseHTTPRequestHandler):
-    """A minimal OpenAI-compatible /v1/chat/completions server: replies 'echo: <last user turn>'."""
-
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _FakeChat.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        last = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
-        text = "echo: " + (last if isinstance(last, str) else json.dumps(last))[:40]
-        payload = {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "fake"),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_openai_compatible_endpoint(env, tmp_path, monkeypatch):
+def test_openai_compatible_endpoint(env, tmp_path, monkeypatch, fake_openai_server):
     """lm-eval `local-chat-completions` against a local server; Inspect's `openai-api` provider
     too when the `openai` client is installed (else a clear failure naming it)."""
-    server = HTTPServer(("127.0.0.1", 0), _FakeChat)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = fake_openai_server(lambda body: "echo: " + fake_openai_server.last_user_text(body)[:40])
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-123")
     task = f"{env['root'] / 'toy_inspect.py'}@toy_inspect"
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/v1"
-        store = tmp_path / "r.jsonl"
-        cfg = _cfg(env, lm_eval_tasks=["toy_a", "toy_mc"], limit=2, inspect_tasks=[task])
-        summary = score_model(f"openai:fake-model@{url}", store, cfg)
-    finally:
-        server.shutdown()
+    store = tmp_path / "r.jsonl"
+    cfg = _cfg(env, lm_eval_tasks=["toy_a", "toy_mc"], limit=2, inspect_tasks=[task])
+    summary = score_model(f"openai:fake-model@{server.url}", store, cfg)
     lm, mc, ins = summary.outcomes
     assert lm.status == "scored", lm.error
     assert mc.status == "unsupported" and "log-probabilities" in mc.error
@@ -351,6 +313,6 @@ def test_openai_compatible_endpoint(env, tmp_path, monkeypatch):
             s.output.startswith("echo: Tell me about item") or s.output.startswith("echo: Say")
             for s in r.samples
         )
-    assert all(s["path"] == "/v1/chat/completions" for s in _FakeChat.seen)
-    assert any(s["auth"] == "Bearer sk-test-secret-123" for s in _FakeChat.seen)
+    assert all(s["path"] == "/v1/chat/completions" for s in server.requests)
+    assert any(s["auth"] == "Bearer sk-test-secret-123" for s in server.requests)
     assert "sk-test-secret-123" not in store.read_text()  # the key reaches the server, never the results

@@ -19,9 +19,6 @@ import json
 import logging
 import re
 import shutil
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -270,53 +267,18 @@ def test_score_refuses_custom_code(remote_code_model, toy_tasks, tmp_path: Path,
 
 
 # ------------------------------------------------------------------------------ API keys
-class _ChatHandler(BaseHTTPRequestHandler):
-    """Minimal OpenAI chat-completions endpoint: records the Authorization header, answers with
-    a complete ChatCompletion object (what the openai client, lm-eval and Inspect expect)."""
-
-    auth: list[str | None] = []
-
-    def do_POST(self):  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _ChatHandler.auth.append(self.headers.get("Authorization"))
-        last = body["messages"][-1]["content"]
-        text = last if isinstance(last, str) else " ".join(p.get("text", "") for p in last)
-        reply = {
-            "id": "chatcmpl-vs",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "m"),
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {
-                        "role": "assistant",
-                        "content": f"empathy, honesty. You said {len(text)} chars.",
-                    },
-                }
-            ],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def openai_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _ChatHandler.auth.clear()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+def openai_server(fake_openai_server):
+    """A chat-completions endpoint that answers with values, so extraction has work to do."""
+
+    def reply(body: dict) -> str:
+        return f"empathy, honesty. You said {len(fake_openai_server.last_user_text(body))} chars."
+
+    return fake_openai_server(reply)
+
+
+def _auth_headers(server) -> list:
+    return [r["auth"] for r in server.requests]
 
 
 @pytest.fixture
@@ -431,7 +393,7 @@ def test_score_over_openai_backend_never_writes_the_key(openai_server, secret_en
     caplog.set_level(logging.DEBUG)
     store = secret_env["out"] / "results.jsonl"
     rc = run_command(
-        ["-v", "score", f"openai:judge-model@{openai_server}", "--results", str(store),
+        ["-v", "score", f"openai:judge-model@{openai_server.url}", "--results", str(store),
          "--tasks", "toy_a", "--include-path", str(toy_tasks), "--limit", "2",
          "--n-resamples", "50"]
     )  # fmt: skip
@@ -442,7 +404,7 @@ def test_score_over_openai_backend_never_writes_the_key(openai_server, secret_en
     assert [r.task.name for r in records] == ["toy_a"]
     assert all(r.model.backend == "openai" for r in records)
     # the key was used: every request carried it
-    assert _ChatHandler.auth and set(_ChatHandler.auth) == {f"Bearer {SECRET}"}
+    assert _auth_headers(openai_server) and set(_auth_headers(openai_server)) == {f"Bearer {SECRET}"}
     assert list(secret_env["cache"].rglob("*.db"))  # the generation cache was written (and is checked)
     assert records[0].provenance["command"] and records[0].generation
     assert _leaks([*secret_env.values(), toy_tasks], capsys, caplog) == []
@@ -451,7 +413,7 @@ def test_score_over_openai_backend_never_writes_the_key(openai_server, secret_en
 def test_llm_extraction_and_validation_never_write_the_key(openai_server, secret_env, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     out = secret_env["out"]
-    backend = f"openai:extractor-model@{openai_server}"
+    backend = f"openai:extractor-model@{openai_server.url}"
     rc = run_command(
         ["-v", "extract", "--dataset", str(_prefs(out.parent)), "--extractor", "llm", "--backend", backend,
          "--cache", str(secret_env["cache"] / "extractions.sqlite"), "--out", str(out / "extract"), "--quiet"]
@@ -465,7 +427,7 @@ def test_llm_extraction_and_validation_never_write_the_key(openai_server, secret
          "--json", str(out / "validation.json")]
     )  # fmt: skip
     assert rc == 0
-    assert set(_ChatHandler.auth) == {f"Bearer {SECRET}"}
+    assert set(_auth_headers(openai_server)) == {f"Bearer {SECRET}"}
     assert _leaks(secret_env.values(), capsys, caplog) == []
 
 
