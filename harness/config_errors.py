@@ -257,3 +257,14 @@ def check_field_types(
             )
         result[key] = out
     return result
+
+
+def load_dataclass_config(path: str | Path, cls: type) -> dict[str, Any]:
+    """Read a flat YAML file of `cls`'s fields (a `--config FILE`), checked before use: an unknown
+    key or a value of the wrong type raises a `ConfigError` naming file, line and key. Returns the
+    values, converted where YAML left a string, ready for `cls(**values)`."""
+    name = cls.__name__
+    mapping = load_yaml_mapping(path, not_mapping=f"expected a mapping of {name} fields", allow_empty=True)
+    known = dataclass_field_types(cls)
+    check_known_keys(mapping.data, known, mapping.where, what=f"{name} field")
+    return check_field_types(mapping.data, known, mapping.where)

@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 from valueshift.harness.cli import build_parser, run_command
+from valueshift.harness.config_errors import load_dataclass_config
 
 log = logging.getLogger(__name__)
 
@@ -387,9 +388,7 @@ class Demo:
 def config_from_args(args: argparse.Namespace) -> DemoConfig:
     data = {}
     if args.config:
-        data = yaml.safe_load(Path(args.config).read_text()) or {}
-        if not isinstance(data, dict):
-            raise DemoError(f"{args.config}: expected a mapping of DemoConfig fields")
+        data = load_dataclass_config(args.config, DemoConfig)  # names file, line and key
     cfg = DemoConfig.from_dict(data)
     for name in (
         "out",

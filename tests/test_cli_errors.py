@@ -106,3 +106,20 @@ def test_the_projects_input_errors_share_one_base():
     ):
         assert issubclass(cls, InputError) and issubclass(cls, ValueError), cls
     assert not issubclass(ValueError, InputError) and not issubclass(TypeError, InputError)
+
+
+@pytest.mark.parametrize(
+    "command, text, message",
+    [
+        ("demo", "values: empathy\nscore_limt: 8\n", "bad.yaml:2: unknown DemoConfig field 'score_limt'"),
+        ("demo", "score_limit: many\n", "bad.yaml:1: score_limit: expected an integer"),
+    ],
+)
+def test_config_files_are_checked_before_anything_runs(tmp_path: Path, capsys, command, text, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    args = [command, "--config", str(config), "--out", str(tmp_path / "out")]
+    assert run_command(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing ran

@@ -10,12 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from valueshift.harness.config_errors import (
-    check_field_types,
-    check_known_keys,
-    dataclass_field_types,
-    load_yaml_mapping,
-)
+from valueshift.harness.config_errors import load_dataclass_config
 from valueshift.harness.matrix.build import DEFAULT_COLUMNS, CrosstalkMatrix, MatrixConfig, build_matrix
 from valueshift.harness.matrix.plots import DEFAULT_DOSE_KEYS, dose_response, dose_response_plot, heatmap
 from valueshift.harness.matrix.report import findings, findings_dict, render_report
@@ -70,12 +65,7 @@ def write_outputs(
 def config_from_args(args: argparse.Namespace) -> MatrixConfig:
     base = {}
     if args.config:  # a ConfigError names file, line and field; the commands report it (exit 2)
-        mapping = load_yaml_mapping(
-            args.config, not_mapping="expected a mapping of MatrixConfig fields", allow_empty=True
-        )
-        known = dataclass_field_types(MatrixConfig)
-        check_known_keys(mapping.data, known, mapping.where, what="MatrixConfig field")
-        base = check_field_types(mapping.data, known, mapping.where)
+        base = load_dataclass_config(args.config, MatrixConfig)
     cfg = MatrixConfig.from_dict(base)
     for name in ("alpha", "confidence", "n_resamples", "n_permutations", "seed", "base"):
         v = getattr(args, name)

@@ -6,13 +6,7 @@ import argparse
 import logging
 import sys
 
-from valueshift.harness.config_errors import (
-    ConfigError,
-    check_field_types,
-    check_known_keys,
-    dataclass_field_types,
-    load_yaml_mapping,
-)
+from valueshift.harness.config_errors import ConfigError, load_dataclass_config
 from valueshift.harness.scoring.runners import TaskNotFound
 from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_model
 from valueshift.harness.scoring.spec import ModelSpecError
@@ -24,12 +18,7 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
     data: dict = {}
     if args.config:
         try:
-            mapping = load_yaml_mapping(
-                args.config, not_mapping="expected a mapping of ScoreConfig fields", allow_empty=True
-            )
-            known = dataclass_field_types(ScoreConfig)
-            check_known_keys(mapping.data, known, mapping.where, what="ScoreConfig field")
-            data = check_field_types(mapping.data, known, mapping.where)
+            data = load_dataclass_config(args.config, ScoreConfig)
         except ConfigError as exc:
             raise ScoreError(str(exc)) from exc
     cfg = ScoreConfig.from_dict(data)
