@@ -12,9 +12,10 @@ import os
 import platform
 import shlex
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from valueshift.harness.results import package_versions as shared_package_versions
 
 PROVENANCE_FILE = "provenance.json"
 REQUIRED_KEYS = (
@@ -36,13 +37,8 @@ PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "d
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in PACKAGES:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+    """Versions of what shapes a training run, plus the Python version."""
+    return {"python": platform.python_version(), **shared_package_versions(PACKAGES)}
 
 
 def valueshift_version() -> str:
