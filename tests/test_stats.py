@@ -115,3 +115,63 @@ def test_benjamini_hochberg_skips_missing_and_validates():
         benjamini_hochberg([1.5])
     with pytest.raises(ValueError, match="alpha"):
         benjamini_hochberg([0.1], alpha=0)
+
+
+# -- two-level (seeds, then prompts) bootstrap ------------------------------------------------
+from valueshift.harness.stats import cluster_paired_difference, minimum_detectable_effect  # noqa: E402
+
+
+def _arms(seed_spread: float, n_seeds: int = 3, n: int = 80, effect: float = 0.1, seed: int = 0):
+    """Per-prompt scores for a reference arm and a treated arm trained with `n_seeds` seeds whose
+    run-level effects scatter by `seed_spread` around `effect` (prompt noise held fixed)."""
+    rng = np.random.default_rng(seed)
+    prompt = rng.normal(0, 1, n)
+    ref = prompt + rng.normal(0, 0.3, (n_seeds, n))
+    offsets = effect + seed_spread * np.array([-1.0, 0.0, 1.0])[:n_seeds]
+    treated = prompt + offsets[:, None] + rng.normal(0, 0.3, (n_seeds, n))
+    return treated, ref
+
+
+def test_seed_variance_enters_the_interval():
+    """When training runs disagree, the interval must widen; prompt resampling alone cannot see it."""
+    agree_t, agree_r = _arms(seed_spread=0.0)
+    split_t, split_r = _arms(seed_spread=0.5)
+    agree = cluster_paired_difference(agree_t, agree_r, n_resamples=2000, seed=1)
+    split = cluster_paired_difference(split_t, split_r, n_resamples=2000, seed=1)
+    assert agree.estimate == pytest.approx(split.estimate, abs=1e-9)  # same mean effect
+    assert (split.high - split.low) > 3 * (agree.high - agree.low)
+    # the same data pooled as if it were one run per arm hides the disagreement
+    pooled = cluster_paired_difference(split_t.mean(0), split_r.mean(0), n_resamples=2000, seed=1)
+    assert (pooled.high - pooled.low) < 0.5 * (split.high - split.low)
+    assert split.n_seeds_treated == 3 and pooled.n_seeds_treated == 1
+
+
+def test_cluster_p_agrees_with_its_interval():
+    """The p-value is the same bootstrap inverted: p < 1 - confidence iff 0 is outside the interval."""
+    rng = np.random.default_rng(3)
+    for k in range(40):
+        n = int(rng.integers(6, 40))
+        base = (rng.random(n) < 0.3).astype(float)
+        treated = base.copy()
+        flip = rng.random(n) < rng.uniform(0, 0.5)
+        treated[flip] = 1 - treated[flip]
+        res = cluster_paired_difference(treated, base, n_resamples=999, seed=k)
+        excludes = not (res.low <= 0 <= res.high)
+        assert (res.pvalue < 0.05) == excludes, res
+
+
+def test_cluster_bootstrap_degenerate_and_one_run_cases():
+    same = cluster_paired_difference([1.0, 0.0, 1.0], [1.0, 0.0, 1.0], n_resamples=200)
+    assert same.estimate == 0 and same.pvalue == 1.0 and same.low == same.high == 0
+    one = cluster_paired_difference([1.0], [0.0])
+    assert one.low is None and one.pvalue is None and one.estimate == 1.0
+    with pytest.raises(ValueError, match="paired prompts"):
+        cluster_paired_difference([[1, 0, 1]], [[1, 0]])
+    a = cluster_paired_difference([1, 0, 1, 1], [0, 0, 1, 0], n_resamples=500, seed=7)
+    b = cluster_paired_difference([1, 0, 1, 1], [0, 0, 1, 0], n_resamples=500, seed=7)
+    assert a == b  # deterministic given the seed
+
+
+def test_minimum_detectable_effect():
+    assert minimum_detectable_effect(0.05) == pytest.approx(0.05 * (1.959964 + 0.841621), rel=1e-5)
+    assert minimum_detectable_effect(None) is None

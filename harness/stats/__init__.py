@@ -1,5 +1,6 @@
 """Statistics for comparing models on matched prompts: bootstrap intervals, paired permutation
-tests and Benjamini-Hochberg FDR control. Thin, tested layers over scipy.stats."""
+tests, a two-level (seeds, then
+prompts) bootstrap and Benjamini-Hochberg FDR control. Thin, tested layers over scipy.stats."""
 
 from valueshift.harness.stats.bootstrap import (
     DEFAULT_CONFIDENCE,
@@ -8,6 +9,11 @@ from valueshift.harness.stats.bootstrap import (
     bootstrap_mean,
     paired_difference,
     unpaired_difference,
+)
+from valueshift.harness.stats.cluster import (
+    ClusterResult,
+    cluster_paired_difference,
+    minimum_detectable_effect,
 )
 from valueshift.harness.stats.fdr import FDRResult, benjamini_hochberg
 from valueshift.harness.stats.permutation import (
@@ -18,6 +24,7 @@ from valueshift.harness.stats.permutation import (
 )
 
 __all__ = [
+    "ClusterResult",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_PERMUTATIONS",
     "DEFAULT_RESAMPLES",
@@ -25,6 +32,8 @@ __all__ = [
     "Interval",
     "PermutationResult",
     "benjamini_hochberg",
+    "cluster_paired_difference",
+    "minimum_detectable_effect",
     "bootstrap_mean",
     "independent_permutation_test",
     "paired_difference",
