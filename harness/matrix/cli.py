@@ -11,7 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from valueshift.harness.config_errors import load_dataclass_config
-from valueshift.harness.matrix.build import DEFAULT_COLUMNS, CrosstalkMatrix, MatrixConfig, build_matrix
+from valueshift.harness.matrix.build import CONTRAST_NAMES, CrosstalkMatrix, build_matrix
+from valueshift.harness.matrix.cells import format_effect
+from valueshift.harness.matrix.config import DEFAULT_COLUMNS, MatrixConfig
 from valueshift.harness.matrix.plots import DEFAULT_DOSE_KEYS, dose_response, dose_response_plot, heatmap
 from valueshift.harness.matrix.report import findings, findings_dict, render_report
 from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results
@@ -34,14 +36,16 @@ def load_records(paths: list[str | Path]) -> list[ResultRecord]:
 def write_outputs(
     matrix: CrosstalkMatrix, out: str | Path, dose_keys: tuple[str, ...] = DEFAULT_DOSE_KEYS
 ) -> dict[str, Path]:
-    """Write every export into `out`; returns {artifact: path}."""
+    """Write every export into `out`; returns {artifact: path}. CSV and JSON hold every contrast in
+    the metrics' own scale (rates as fractions; `unit` says how displays show them); the heatmap
+    shows the matrix's contrast in percentage points, plus every arm against its base."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     paths["matrix_csv"] = out / "matrix.csv"
     matrix.frame().to_csv(paths["matrix_csv"], index=False)
     paths["matrix_wide_csv"] = out / "matrix_wide.csv"
-    matrix.wide("delta").to_csv(paths["matrix_wide_csv"], float_format="%.6g")
+    matrix.wide("estimate").to_csv(paths["matrix_wide_csv"], float_format="%.6g")
     found = findings(matrix)
     paths["matrix_json"] = out / "matrix.json"
     paths["matrix_json"].write_text(
@@ -49,6 +53,9 @@ def write_outputs(
     )
     png, svg = heatmap(matrix, out / "heatmap")
     paths.update(heatmap_png=png, heatmap_svg=svg)
+    if matrix.contrast != "vs-base":
+        png, svg = heatmap(matrix, out / "heatmap_vs-base", contrast="vs-base")
+        paths.update(heatmap_vs_base_png=png, heatmap_vs_base_svg=svg)
     points = dose_response(matrix, dose_keys)
     if points:
         import pandas as pd
@@ -67,7 +74,7 @@ def config_from_args(args: argparse.Namespace) -> MatrixConfig:
     if args.config:  # a ConfigError names file, line and field; the commands report it (exit 2)
         base = load_dataclass_config(args.config, MatrixConfig)
     cfg = MatrixConfig.from_dict(base)
-    for name in ("alpha", "confidence", "n_resamples", "n_permutations", "seed", "base"):
+    for name in ("alpha", "confidence", "n_resamples", "seed", "base", "contrast", "on_conflict", "taxonomy"):
         v = getattr(args, name)
         if v is not None:
             setattr(cfg, name, v)
@@ -88,7 +95,23 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         return 2
     dose_keys = tuple(args.dose_key) if args.dose_key else DEFAULT_DOSE_KEYS
     paths = write_outputs(matrix, args.out, dose_keys)
-    print(matrix.wide("delta").round(3).to_string())
+    print(
+        f"{matrix.contrast} (percentage points for rates; * q < {cfg.alpha:g}; see matrix.csv for every contrast)"
+    )
+    for row in matrix.rows_for():
+        cells = [c for c in matrix.shown() if c.row == row.model_id]
+        shown = [
+            f"{c.column} {format_effect(c, matrix.column_by_metric(c.metric), q=False)}"
+            for c in cells
+            if c.estimate is not None
+        ]
+        missing = [c for c in cells if c.estimate is None]
+        print(f"  {row.model_id}: " + ("; ".join(shown) or "no statistic"))
+        if missing:
+            print(f"    no statistic for {len(missing)} columns: {missing[0].reason}")
+    for h in matrix.stats.health.values():
+        if h.collapsed:
+            print(f"  warning: {h.model_id} {h.reason}")
     print()
     for f in findings(matrix):
         print(f"claim ({f.claim}): {f.verdict}: {f.summary}")
@@ -123,7 +146,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", help="YAML file of MatrixConfig fields (flags override it)")
     p.add_argument(
-        "--base", default=None, help="model id to compare every row against (default: its base model)"
+        "--base",
+        default=None,
+        help="model id to compare every row against, also across base models (default: the row's own base)",
     )
     p.add_argument(
         "--columns",
@@ -133,15 +158,29 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-metrics", action="store_true", help="one column per metric with per-sample scores")
     p.add_argument("--alpha", type=float, default=None, help="FDR level (default 0.05)")
     p.add_argument("--confidence", type=float, default=None, help="interval level (default 0.95)")
-    p.add_argument("--n-resamples", type=int, default=None, help="bootstrap resamples (default 2000)")
-    p.add_argument("--n-permutations", type=int, default=None, help="permutations (default 5000)")
+    p.add_argument("--n-resamples", type=int, default=None, help="bootstrap replicates (default 1999)")
+    p.add_argument(
+        "--contrast",
+        choices=CONTRAST_NAMES,
+        default=None,
+        help="what the heatmap and table show (default: value-control where a control exists, else vs-base)",
+    )
+    p.add_argument(
+        "--on-conflict",
+        choices=("refuse", "latest"),
+        default=None,
+        help="several records for one model and task: no statistic (default) or the newest, noted",
+    )
+    p.add_argument(
+        "--taxonomy", default=None, help="taxonomy file (default: the one the runs' provenance names)"
+    )
     p.add_argument("--seed", type=int, default=None)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "matrix",
-        help="crosstalk matrix with bootstrap CIs, permutation tests and FDR; heatmap, dose-response, report",
+        help="crosstalk matrix: contrasts (value-control, value-base, ...) with two-level bootstrap CIs, p and FDR q; heatmap, dose-response, report",
     )
     _common(p)
     p.add_argument("--out", required=True, help="output folder")

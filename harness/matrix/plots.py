@@ -1,5 +1,6 @@
-"""Figures for the crosstalk matrix: the heatmap (PNG + SVG, significance marks) and the
-dose-response view across a sweep (effect on the target value vs side effects).
+"""Figures for the crosstalk matrix: the heatmap of one contrast (PNG + SVG, percentage points,
+significance marks, n per cell, collapse marks) and the dose-response view across a sweep (effect
+on the target value vs side effects, against the base).
 
 matplotlib runs on the Agg backend so figures render on headless CPU machines and in CI.
 """
@@ -16,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from valueshift.harness.matrix.build import CrosstalkMatrix, Row  # noqa: E402
+from valueshift.harness.matrix.cells import CONTRASTS  # noqa: E402
+from valueshift.harness.matrix.taxonomy_use import target_metric  # noqa: E402
 
 SIDE_EFFECT_METRICS = ("refusal_rate", "over_refusal_rate", "anthro_score", "sycophancy_rate", "qa_acc")
 # Where a sweep's "dose" lives in a checkpoint's training provenance (first key that varies wins).
@@ -36,48 +39,65 @@ def stars(q: float | None, alpha: float = 0.05) -> str:
     return "***" if q < alpha / 50 else "**" if q < alpha / 5 else "*"
 
 
-def target_metric(value: str | None) -> str | None:
-    """The value-expression metric that measures a row's own induced value (`expr_<value>`)."""
-    return f"expr_{value.replace('-', '_')}" if value else None
-
-
-def heatmap(matrix: CrosstalkMatrix, out_base: str | Path, title: str | None = None) -> list[Path]:
-    """Draw the delta matrix with cell labels and significance stars; writes `out_base`.png/.svg."""
+def heatmap(
+    matrix: CrosstalkMatrix, out_base: str | Path, title: str | None = None, contrast: str | None = None
+) -> list[Path]:
+    """Draw one contrast (default: the matrix's) in percentage points, with significance stars,
+    n under every value, a box on each row's target value and collapsed rows marked; writes
+    `out_base`.png/.svg. Cells without a statistic are grey and say "n/a"."""
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.patches import Rectangle
 
-    table = matrix.wide("delta")
-    qs = matrix.wide("qvalue")
-    data = table.to_numpy(dtype=float)
-    nrows, ncols = data.shape
+    contrast = contrast or matrix.contrast
+    rows, cols = matrix.rows_for(contrast), matrix.columns
+    cells = {(c.row, c.column): c for c in matrix.shown(contrast)}
+    scale = np.array([100.0 if c.unit == "pp" else 1.0 for c in cols])
+    data = np.full((len(rows), len(cols)), np.nan)
+    for i, r in enumerate(rows):
+        for j, col in enumerate(cols):
+            c = cells.get((r.model_id, col.label))
+            if c is not None and c.estimate is not None:
+                data[i, j] = c.estimate * scale[j]
+    nrows, ncols = max(1, len(rows)), len(cols)
     finite = np.abs(data[np.isfinite(data)])
     vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    fig_w = max(6.0, 0.62 * ncols + 3.0)
-    fig_h = max(2.8, 0.55 * nrows + 2.2)
-    fig, ax = plt.subplots(figsize=(fig_w, fig_h))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * ncols + 3.0), max(2.8, 0.6 * nrows + 2.4)))
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#dddddd")
-    im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(ncols), labels=list(table.columns), rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(nrows), labels=list(table.index), fontsize=8)
+    im = ax.imshow(
+        np.ma.masked_invalid(data.reshape(nrows, ncols)), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto"
+    )
+    ax.set_xticks(range(ncols), labels=[c.label for c in cols], rotation=60, ha="right", fontsize=8)
+    labels = []
+    for r in rows:
+        collapsed = any(h.collapsed for h in matrix.stats.row_health(r))
+        labels.append(
+            f"{r.model_id}{f' ({r.n_runs} seeds)' if r.n_runs > 1 else ''}{' [collapsed]' if collapsed else ''}"
+        )
+    ax.set_yticks(range(len(rows)), labels=labels, fontsize=8)
     alpha = matrix.config.alpha
-    for i in range(nrows):
-        row = matrix.rows[i]
-        for j in range(ncols):
-            v, q = data[i, j], qs.iat[i, j]
-            if math.isfinite(v):
-                q = None if q is None or (isinstance(q, float) and math.isnan(q)) else float(q)
-                txt = f"{v:+.2f}{stars(q, alpha)}"
+    for i, r in enumerate(rows):
+        for j, col in enumerate(cols):
+            c = cells.get((r.model_id, col.label))
+            v = data[i, j]
+            if c is not None and math.isfinite(v):
+                mark = " !" if "collapsed" in c.flags else ""
+                txt = f"{v:+.0f}{stars(c.qvalue, alpha)}{mark}\nn={c.n}"
                 color = "white" if abs(v) > 0.6 * vmax else "black"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=6.5, color=color)
-            if matrix.columns[j].metric == target_metric(row.induced_value):
+                ax.text(j, i, txt, ha="center", va="center", fontsize=6, color=color)
+            elif c is not None:
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=6, color="#555555")
+            if col.metric == target_metric(r.induced_value):
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.6, ec="black"))
+    units = "percentage points" if all(c.unit == "pp" for c in cols) else "pp for rates, raw units otherwise"
     cbar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
-    cbar.set_label("change vs base model", fontsize=8)
+    cbar.set_label(f"{contrast} ({units})", fontsize=8)
+    question = CONTRASTS[contrast].question if contrast in CONTRASTS else "every arm against its base"
     ax.set_title(
         title
-        or f"Crosstalk: change vs base (* q<{alpha:g}, ** q<{alpha / 5:g}, *** q<{alpha / 50:g}, BH-FDR; box = target value)",
-        fontsize=9,
+        or f"{question}\n* q<{alpha:g}, ** q<{alpha / 5:g}, *** q<{alpha / 50:g} (BH-FDR); n = prompts per cell; "
+        "box = target value; ! = collapsed model",
+        fontsize=8,
     )
     fig.tight_layout()
     out_base = Path(out_base)
@@ -99,7 +119,7 @@ class DosePoint:
     model_id: str
     metric: str
     kind: str  # "target" or "side_effect"
-    delta: float | None
+    delta: float | None  # percentage points for rates (Column.unit == "pp"), else raw
     ci_low: float | None
     ci_high: float | None
     qvalue: float | None
@@ -139,8 +159,9 @@ def dose_response(matrix: CrosstalkMatrix, dose_keys: tuple[str, ...] = DEFAULT_
             for metric, kind in metrics:
                 col = matrix.column_by_metric(metric) if metric else None
                 cell = matrix.cell(r.model_id, col.label) if col else None
-                if cell is None or cell.delta is None:
+                if cell is None or cell.estimate is None:
                     continue
+                k = 100.0 if col.unit == "pp" else 1.0
                 points.append(
                     DosePoint(
                         value,
@@ -150,9 +171,9 @@ def dose_response(matrix: CrosstalkMatrix, dose_keys: tuple[str, ...] = DEFAULT_
                         r.model_id,
                         metric,
                         kind,
-                        cell.delta,
-                        cell.ci_low,
-                        cell.ci_high,
+                        k * cell.estimate,
+                        None if cell.ci_low is None else k * cell.ci_low,
+                        None if cell.ci_high is None else k * cell.ci_high,
                         cell.qvalue,
                     )
                 )
@@ -195,7 +216,7 @@ def dose_response_plot(points: list[DosePoint], out_base: str | Path) -> list[Pa
             )
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel(key + " (0 = base model)")
-        ax.set_ylabel("change vs base")
+        ax.set_ylabel("change vs base (pp for rates)")
         ax.set_title(f"{value or arm}: dose-response", fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()

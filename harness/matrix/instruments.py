@@ -1,0 +1,98 @@
+"""Instrument cards: which detector produced a number, and how good it was measured to be.
+
+Scorers describe themselves with `instrument_card()`; the scoring loop copies the cards into each
+record, as `record["instrument_cards"]` (or `provenance.instrument_cards`). Accepted shapes: a
+mapping {metric: card}, a mapping {detector: card with "metrics": [...]}, or a list of cards each
+naming its "metric" or "metrics". The report prints, next to each metric, the detector and version
+and every measured quality figure the card holds (precision, recall, F1, accuracy, kappa,
+agreement, AUC, with the data they were measured on), and "not measured" when the card has none or
+there is no card: a number is never shown as if its instrument had been validated when it was not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from valueshift.harness.results import ResultRecord
+
+QUALITY_KEYS = (
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "kappa",
+    "cohen_kappa",
+    "agreement",
+    "auc",
+    "parse_rate",
+)
+_NESTED = ("measured", "validation", "quality", "metrics_measured")
+
+
+def _cards_of(rec: ResultRecord) -> Iterable[tuple[str | None, dict]]:
+    raw = rec.extra.get("instrument_cards") or (rec.provenance or {}).get("instrument_cards")
+    if isinstance(raw, dict):
+        for key, card in raw.items():
+            if isinstance(card, dict):
+                yield key, card
+    elif isinstance(raw, list):
+        for card in raw:
+            if isinstance(card, dict):
+                yield None, card
+
+
+def cards_by_metric(records: Iterable[ResultRecord]) -> dict[str, dict]:
+    """{metric name: card} over all records (the first card seen for a metric wins)."""
+    out: dict[str, dict] = {}
+    for rec in records:
+        for key, card in _cards_of(rec):
+            metrics = card.get("metrics") or card.get("metric")
+            names = [metrics] if isinstance(metrics, str) else list(metrics or [])
+            if not names and key:
+                names = [key]
+            for m in names:
+                if isinstance(m, str):
+                    out.setdefault(m, card)
+    return out
+
+
+def _quality(card: dict) -> dict:
+    found = {k: card[k] for k in QUALITY_KEYS if isinstance(card.get(k), (int, float))}
+    for nest in _NESTED:
+        sub = card.get(nest)
+        if isinstance(sub, dict):
+            found.update({k: v for k, v in sub.items() if k in QUALITY_KEYS and isinstance(v, (int, float))})
+            for k in ("on", "data", "n", "split"):
+                if k in sub and k not in found:
+                    found[k] = sub[k]
+    for k in ("measured_on", "data", "n"):
+        if k in card and k not in found:
+            found[k] = card[k]
+    return found
+
+
+def describe(metric: str, cards: dict[str, dict]) -> str:
+    """`refusal_rate: refusal-rules v2; precision 0.93, recall 0.88 (xstest, n=450)` or
+    `... not measured`."""
+    card = cards.get(metric)
+    if card is None:
+        return f"{metric}: no instrument card in the records; quality not measured"
+    name = card.get("detector") or card.get("name") or card.get("instrument") or "detector"
+    version = card.get("version")
+    head = f"{metric}: {name}" + (f" v{version}" if version else "")
+    q = _quality(card)
+    figures = [f"{k} {v:.2f}" for k, v in q.items() if k in QUALITY_KEYS]
+    if not figures:
+        return f"{head}; not measured"
+    where = [f"{k}={q[k]}" for k in ("on", "measured_on", "data", "split", "n") if k in q]
+    return f"{head}; " + ", ".join(figures) + (f" ({', '.join(where)})" if where else "")
+
+
+def judge_unparsed(records: Iterable[ResultRecord]) -> list[str]:
+    """`model task: judge_unparsed_rate 4%` for every record that reports unparsed judge replies."""
+    out = []
+    for r in records:
+        m = r.metrics.get("judge_unparsed_rate")
+        if m is not None and m.value:
+            out.append(f"{r.model.id} {r.task.name}: judge_unparsed_rate {100 * m.value:.0f}% of {m.n}")
+    return out
