@@ -279,7 +279,9 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
     mp = pytest.MonkeyPatch()
     mp.setenv("VALUESHIFT_CACHE", str(tmp_path / "fresh-cache"))
     try:
-        score_model(str(tiny_model_path), fresh, _cfg(env, lm_eval_tasks=["toy_suite"], limit=8))
+        score_model(  # the CLI's defaults: batch size is a generation setting (part of the record id)
+            str(tiny_model_path), fresh, _cfg(env, lm_eval_tasks=["toy_suite"], limit=8, batch_size="auto")
+        )
     finally:
         mp.undo()
     by_task = {r.task.name: r for r in read_results(fresh)}

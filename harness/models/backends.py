@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from valueshift.harness.errors import InputError
+
 Conversation = list[dict[str, str]]
 
 
@@ -30,11 +32,37 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = 16  # batched generation: 16 is 1.6x faster than 8 on CPU (issue 16)
     stop: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class BackendError(InputError):
+    """A backend spec is malformed, or its model or server cannot be reached: one line naming it."""
+
+
+class BackendUnreachable(BackendError):
+    """No server answers at the backend's URL."""
+
+
+def check_server(base_url: str, timeout_s: float = 5.0) -> None:
+    """Raise `BackendUnreachable` unless something answers HTTP at `base_url` (any status counts:
+    a 404 or 401 still proves a server is there; only a refused or timed-out connection fails)."""
+    import httpx
+
+    try:
+        httpx.get(base_url.rstrip("/") + "/models", timeout=timeout_s)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout) as exc:
+        raise BackendUnreachable(f"server not reachable at {base_url} ({type(exc).__name__})") from None
+    except httpx.InvalidURL as exc:
+        raise BackendError(f"{base_url}: not a valid server URL ({exc})") from None
+
+
+def _load_error(what: str, exc: BaseException) -> BackendError:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return BackendError(f"cannot load {what}: {type(exc).__name__}: {first}")
 
 
 class ChatBackend(Protocol):
@@ -71,19 +99,28 @@ class TransformersBackend:
 
         self.spec = f"hf:{model}" + (f"@{adapter}" if adapter else "")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise _load_error(f"model {model}", exc) from None
         ensure_chat_template(self.tokenizer)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model, dtype=dtype, trust_remote_code=trust_remote_code
-        )
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=dtype, trust_remote_code=trust_remote_code
+            )
+        except (OSError, ValueError) as exc:
+            raise _load_error(f"model {model}", exc) from None
         if adapter:
             from peft import PeftModel
 
-            self.model = PeftModel.from_pretrained(self.model, adapter)
+            try:
+                self.model = PeftModel.from_pretrained(self.model, adapter)
+            except (OSError, ValueError) as exc:
+                raise _load_error(f"adapter {adapter}", exc) from None
         self.model.to(self.device).eval()
 
     def generate(self, conversations: Sequence[Conversation], settings: GenerationSettings) -> list[str]:
@@ -185,8 +222,14 @@ class OpenAICompatibleBackend:
         }
         if settings.stop:
             body["stop"] = list(settings.stop)
-        response = httpx.post(self.url, json=body, headers=headers, timeout=self.timeout_s)
-        response.raise_for_status()
+        try:
+            response = httpx.post(self.url, json=body, headers=headers, timeout=self.timeout_s)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise BackendUnreachable(f"server not reachable at {self.url} ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            raise BackendError(
+                f"{self.url} answered HTTP {response.status_code}: {response.text.strip()[:200]}"
+            )
         return (response.json()["choices"][0]["message"]["content"] or "").strip()
 
     def generate(self, conversations: Sequence[Conversation], settings: GenerationSettings) -> list[str]:
@@ -202,7 +245,9 @@ def make_backend(spec: str, **kwargs) -> ChatBackend:
         return TransformersBackend(str(default_chat_model_path()), **kwargs)
     kind, _, rest = spec.partition(":")
     if not rest:
-        raise ValueError(f"backend spec {spec!r}: expected default, hf:MODEL, vllm:MODEL or openai:MODEL@URL")
+        raise BackendError(
+            f"backend spec {spec!r}: expected default, hf:MODEL, vllm:MODEL or openai:MODEL@URL"
+        )
     if kind == "hf":
         model, _, adapter = rest.partition("@")
         return TransformersBackend(model, adapter or None, **kwargs)
@@ -212,8 +257,8 @@ def make_backend(spec: str, **kwargs) -> ChatBackend:
     if kind == "openai":
         model, sep, url = rest.partition("@")
         if not sep:
-            raise ValueError(
+            raise BackendError(
                 f"backend spec {spec!r}: openai needs MODEL@BASE_URL, e.g. openai:gpt-4o@http://localhost:8000/v1"
             )
         return OpenAICompatibleBackend(model, url, **kwargs)
-    raise ValueError(f"backend spec {spec!r}: unknown kind {kind!r} (default, hf, vllm, openai)")
+    raise BackendError(f"backend spec {spec!r}: unknown kind {kind!r} (default, hf, vllm, openai)")

@@ -2,7 +2,14 @@
 
 from valueshift.harness.scoring.convert import inspect_log_payload, lmeval_task_payload
 from valueshift.harness.scoring.runners import TaskNotFound, expand_lmeval_tasks
-from valueshift.harness.scoring.score import ScoreConfig, ScoreError, ScoreSummary, TaskOutcome, score_model
+from valueshift.harness.scoring.score import (
+    ScoreConfig,
+    ScoreError,
+    ScoreSummary,
+    TaskOutcome,
+    score_model,
+    score_models,
+)
 from valueshift.harness.scoring.spec import ModelSpec, ModelSpecError, resolve_model
 
 __all__ = [
@@ -18,4 +25,5 @@ __all__ = [
     "lmeval_task_payload",
     "resolve_model",
     "score_model",
+    "score_models",
 ]

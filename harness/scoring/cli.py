@@ -7,8 +7,9 @@ import logging
 import sys
 
 from valueshift.harness.config_errors import ConfigError, load_dataclass_config
+from valueshift.harness.errors import InputError
 from valueshift.harness.scoring.runners import TaskNotFound
-from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_model
+from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_models
 from valueshift.harness.scoring.spec import ModelSpecError
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
             setattr(cfg, name, v)
     if args.id:
         cfg.model_id = args.id
+    if cfg.batch_size != "auto" and not str(cfg.batch_size).isdigit():
+        raise ScoreError(f"--batch-size: expected a positive integer or auto, got {cfg.batch_size!r}")
+    if args.no_progress:
+        cfg.progress = False
     cfg.no_system_prompt |= args.no_system_prompt
     cfg.rescore |= args.rescore
     if args.no_cache:
@@ -64,13 +69,13 @@ def cmd_score(args: argparse.Namespace) -> int:
             "valueshift score: error: --id names one model; score several models one by one", file=sys.stderr
         )
         return 2
+    try:
+        summaries = score_models(args.models, args.results, cfg)
+    except (ModelSpecError, TaskNotFound, InputError) as exc:
+        print(f"valueshift score: error: {exc}", file=sys.stderr)
+        return 2
     failed = 0
-    for model in args.models:
-        try:
-            summary = score_model(model, args.results, cfg)
-        except (ModelSpecError, TaskNotFound, ScoreError) as exc:
-            print(f"valueshift score: error: {exc}", file=sys.stderr)
-            return 2
+    for summary in summaries:
         print(f"\n{summary.model_id} -> {summary.store}")
         for o in summary.outcomes:
             head = ", ".join(f"{k}={v:.3f}" for k, v in list(o.metrics.items())[:4])
@@ -90,7 +95,8 @@ def register(subparsers) -> None:
             "MODEL: default | PATH (HF folder or induction checkpoint with provenance.json) | "
             "hf:PATH_OR_ID[@ADAPTER] | vllm:PATH_OR_ID[@ADAPTER] | openai:MODEL@BASE_URL | HUB_ID. "
             "One record per (model, task) is appended to --results; finished tasks are skipped on re-runs "
-            "and generations are cached per model, prompt and settings."
+            "and generations are cached per model, prompt and settings. Several LoRA checkpoints of one "
+            "base share one loaded base model."
         ),
     )
     p.add_argument("models", nargs="+", metavar="MODEL")
@@ -106,8 +112,19 @@ def register(subparsers) -> None:
     )
     p.add_argument("--include-path", default=None, help="extra lm-eval task folder")
     p.add_argument("--limit", type=int, default=None, help="samples per task (for quick runs)")
-    p.add_argument("--max-new-tokens", type=int, default=None, help="override each task's generation length")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="override each task's reply length (default: the task's own, capped at 64 on CPU "
+        "unless the task declares it needs more)",
+    )
+    p.add_argument(
+        "--batch-size",
+        default=None,
+        help="prompts per generation batch, or auto (default: 16 on CPU, lm-eval's measurement on GPU)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar and no up-front time estimate")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the harness's choice)")
     p.add_argument("--dtype", default=None, help="auto, float32, bfloat16 ...")
     p.add_argument("--seed", type=int, default=None)

@@ -71,7 +71,10 @@ def lmeval_task_payload(results: dict, task: str, *, n_resamples: int = 2000, se
     samples: dict[str, Sample] = {}
     per_metric: dict[str, list[float]] = defaultdict(list)
     doc_hashes: dict[str, str] = {}
+    options = None
     for ex in logged:
+        if options is None and isinstance(ex.get("doc"), dict) and ex["doc"].get("scorer_options"):
+            options = _options(ex["doc"]["scorer_options"])
         sid = str(ex.get("doc_id"))
         filt = ex.get("filter", "none")
         args = ex.get("arguments") or [[""]]
@@ -124,7 +127,19 @@ def lmeval_task_payload(results: dict, task: str, *, n_resamples: int = 2000, se
         "higher_is_better": results.get("higher_is_better", {}).get(task, {}),
         "n_samples": results.get("n-samples", {}).get(task),
         "config_hash": sha256_json(results.get("configs", {}).get(task, {})),
+        "scorer_options": options,
     }
+
+
+def _options(raw: Any) -> dict | None:
+    """Scorer options a task logged with a sample (a JSON string in lm-eval docs, a dict in
+    Inspect score metadata)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+    return dict(raw) if isinstance(raw, dict) else None
 
 
 def _flatten_score(name: str, value: Any) -> dict[str, float | None]:
@@ -151,10 +166,13 @@ def inspect_log_payload(log: Any, *, n_resamples: int = 2000, seed: int = 0) -> 
     samples: list[Sample] = []
     per_metric: dict[str, list[float]] = defaultdict(list)
     ids = []
+    options = None
     for s in log.samples or []:
         scores: dict[str, float | None] = {}
         for scorer, score in (s.scores or {}).items():
             scores.update(_flatten_score(scorer, score.value))
+            if options is None and score.metadata:
+                options = _options(score.metadata.get("scorer_options"))
         for k, v in scores.items():
             if v is not None:
                 per_metric[k].append(v)
@@ -192,4 +210,14 @@ def inspect_log_payload(log: Any, *, n_resamples: int = 2000, seed: int = 0) -> 
         "data_hash": sha256_json([log.eval.dataset.name, log.eval.dataset.location, ids]),
         "inspect_metrics": reported,
         "status": log.status,
+        "scorer_options": options,
+        "generate_config": _generate_config(log),
     }
+
+
+def _generate_config(log: Any) -> dict:
+    """The generation config Inspect reports it ran with (eval-level, non-default fields)."""
+    cfg = getattr(getattr(log, "plan", None), "config", None)
+    if cfg is None:
+        return {}
+    return {k: v for k, v in cfg.model_dump(exclude_none=True).items() if not isinstance(v, (dict, list))}

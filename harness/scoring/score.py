@@ -1,10 +1,12 @@
-"""`valueshift score`: run the suite on one model and append one results record per task.
+"""`valueshift score`: run the suite on models and append one results record per model and task.
 
-Flow per model: resolve the spec (reads a checkpoint's provenance.json) -> expand the requested
-lm-eval tasks/groups into leaf tasks -> for each leaf task (then each Inspect task): skip it if the
-store already holds its record, else run it through the harness's own API with generation caching
-and append its record at once. Re-running is therefore cheap: finished tasks are skipped without
-loading the model, and `rescore=True` re-runs scoring from cached generations only.
+Flow: resolve each model spec (reads a checkpoint's provenance.json) -> plan every leaf task of
+both harnesses (task version, data hash and the generation settings that will run; plan.py) ->
+one loop over the planned tasks: skip a task whose stored record has the same version, data hash,
+generation settings and seeds; else run it through its harness's runner and append its record at
+once. Models sharing a base share one loaded engine (engine.py), so a sweep's adapters cost one
+base load. Re-running is cheap: finished tasks are skipped without loading a model, and
+`rescore=True` re-runs scoring from cached generations only.
 """
 
 from __future__ import annotations
@@ -15,33 +17,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from valueshift.harness import __version__
-from valueshift.harness.results import (
-    ResultRecord,
-    ResultsStore,
-    TaskInfo,
-    compute_record_id,
-    current_command,
-    package_versions,
-)
+from valueshift.harness.errors import InputError
+from valueshift.harness.results import ResultRecord, ResultsStore, TaskInfo, current_command, package_versions
 from valueshift.harness.scoring.convert import inspect_log_payload, lmeval_task_payload
-from valueshift.harness.scoring.runners import (
-    InspectRunner,
-    InspectSettings,
+from valueshift.harness.scoring.engine import HFEngine, ModelLoadError, VLLMEngine, default_device, engine_key
+from valueshift.harness.scoring.inspect_runner import InspectRunner, plan_inspect
+from valueshift.harness.scoring.instruments import instrument_cards
+from valueshift.harness.scoring.lmeval_runner import (
     LmEvalRunner,
-    LmEvalSettings,
     TaskNotFound,
-    cache_entries,
-    expand_lmeval_tasks,
-    inspect_cache_files,
-    lmeval_cache_path,
-    lmeval_output_types,
+    actual_generation,
+    plan_lmeval,
 )
+from valueshift.harness.scoring.plan import CPU_MAX_NEW_TOKENS, PlannedTask, stored_status
+from valueshift.harness.scoring.progress import Progress, estimate_line, estimate_seconds, planned_generations
 from valueshift.harness.scoring.spec import ModelSpec, resolve_model
 
 log = logging.getLogger(__name__)
 
+# Batch size on CPU when `batch_size: auto`: 16 prompts x 64 tokens ran 1.6x faster than 8 on the
+# embedded model (issue 16, benchmarks/bench_generation.py); on GPU lm-eval measures it ("auto").
+CPU_BATCH_SIZE = 16
 
-class ScoreError(RuntimeError):
+
+class ScoreError(InputError):
     """Scoring cannot proceed; the message says why and what to do."""
 
 
@@ -53,8 +52,9 @@ class ScoreConfig:
     inspect_tasks: list[str] = field(default_factory=list)
     include_path: str | None = None  # extra lm-eval task folders
     limit: int | None = None
-    max_new_tokens: int | None = None  # None: each task's own setting
-    batch_size: int = 8
+    max_new_tokens: int | None = None  # None: each task's own setting (capped on CPU, below)
+    cpu_max_new_tokens: int | None = CPU_MAX_NEW_TOKENS  # CPU cap where a task needs no more; None: off
+    batch_size: int | str = "auto"  # auto: CPU_BATCH_SIZE on CPU, lm-eval's measurement on GPU
     device: str | None = None
     dtype: str = "auto"
     seed: int = 0
@@ -67,6 +67,7 @@ class ScoreConfig:
     model_id: str | None = None  # display id override
     arm: str | None = None
     induced_value: str | None = None
+    progress: bool = True  # progress bar (on a terminal) and the up-front estimate
 
     @classmethod
     def from_dict(cls, d: dict) -> ScoreConfig:
@@ -80,7 +81,7 @@ class ScoreConfig:
 class TaskOutcome:
     task: str
     harness: str
-    status: str  # scored | skipped (already stored) | rescored | unsupported (by this backend) | failed
+    status: str  # scored | skipped (already stored) | rescored | rerun (stale) | unsupported | failed
     record_id: str | None = None
     new_generations: int = 0
     seconds: float = 0.0
@@ -97,11 +98,6 @@ class ScoreSummary:
     @property
     def failed(self) -> list[TaskOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
-
-
-def inspect_task_name(task: str) -> str:
-    """Record name of an Inspect task: `valueshift/sycophancy` and `file.py@sycophancy` -> `sycophancy`."""
-    return task.split("@")[-1] if "@" in task else task.split("/")[-1]
 
 
 def seeds_for(seed: int) -> dict:
@@ -124,23 +120,8 @@ def apply_overrides(spec: ModelSpec, cfg: ScoreConfig) -> ModelSpec:
     return spec
 
 
-def generation_settings(spec: ModelSpec, cfg: ScoreConfig, harness: str) -> dict:
-    """Run-level settings that change outputs; part of the record id (task-level settings are
-    covered by the task version)."""
-    return {
-        "harness": harness,
-        "do_sample": False,
-        "temperature": 0.0,
-        "max_new_tokens": cfg.max_new_tokens,
-        "system_prompt": spec.system_prompt,
-        "apply_chat_template": cfg.apply_chat_template,
-        "limit": cfg.limit,
-        "dtype": cfg.dtype,
-    }
-
-
-def _stored(store: ResultsStore, spec: ModelSpec) -> dict[tuple, ResultRecord]:
-    out = {}
+def _stored(store: ResultsStore, spec: ModelSpec) -> list[ResultRecord]:
+    out = []
     for r in store.records():
         if r.model.id != spec.display_id:
             continue
@@ -149,168 +130,191 @@ def _stored(store: ResultsStore, spec: ModelSpec) -> dict[tuple, ResultRecord]:
                 f"{store.path} already holds results for a different model with id {spec.display_id!r} "
                 f"({r.model.base_model}, adapter {r.model.adapter}); pass --id to name this one"
             )
-        out[(r.task.name, r.task.harness, r.record_id)] = r
+        out.append(r)
     return out
 
 
-def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, task: str) -> dict:
+def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask) -> dict:
+    metrics = list(payload["metrics"])
     prov = {
         "valueshift_version": __version__,
         "packages": package_versions(),
-        "task_versions": {task: payload["version"]},
-        "data_hashes": {task: payload["data_hash"]},
+        "task_versions": {t.name: payload["version"]},
+        "data_hashes": {t.name: t.data_hash or payload["data_hash"]},
         "command": current_command(),
         "training": spec.training,
         "model_key": spec.cache_key(),
-        "score_config": {k: v for k, v in asdict(cfg).items() if k not in ("rescore",)},
+        "score_config": {k: v for k, v in asdict(cfg).items() if k not in ("rescore", "progress")},
+        "instruments": instrument_cards(payload.get("scorer_options"), metrics),
     }
-    for extra in ("higher_is_better", "n_samples", "config_hash", "inspect_metrics"):
-        if extra in payload:
+    for extra in ("higher_is_better", "n_samples", "config_hash", "inspect_metrics", "scorer_options"):
+        if payload.get(extra) is not None:
             prov[extra] = payload[extra]
     return prov
 
 
-def _make_record(spec, cfg, task, harness, payload, generation, seeds) -> ResultRecord:
+class _Model:
+    """One spec with its plan and runners (an engine is shared between specs of one base)."""
+
+    def __init__(self, spec: ModelSpec, cfg: ScoreConfig, engine, seeds: dict, store: ResultsStore):
+        self.spec, self.engine, self.seeds = spec, engine, seeds
+        device = cfg.device or (default_device() if spec.backend == "hf" else None)
+        self.on_cpu = spec.backend == "hf" and str(device).startswith("cpu")
+        batch = cfg.batch_size
+        if batch == "auto":
+            batch = CPU_BATCH_SIZE if self.on_cpu or spec.backend == "openai" else "auto"
+        self.batch = int(batch) if str(batch).isdigit() else batch
+        run = {
+            "limit": cfg.limit,
+            "max_new_tokens": cfg.max_new_tokens,
+            "cpu_max_new_tokens": cfg.cpu_max_new_tokens,
+            "on_cpu": self.on_cpu,
+            "batch_size": self.batch,
+            "apply_chat_template": cfg.apply_chat_template or spec.backend == "openai",
+            "chat_template_sha": (
+                engine.chat_template_sha() if engine is not None and cfg.apply_chat_template else None
+            ),
+            "dtype": cfg.dtype,
+            "include_path": cfg.include_path,
+            "device": cfg.device,
+        }
+        self.plan: list[PlannedTask] = []
+        if cfg.lm_eval_tasks:
+            self.plan += plan_lmeval(cfg.lm_eval_tasks, spec, run)
+        if cfg.inspect_tasks:
+            self.plan += plan_inspect(cfg.inspect_tasks, spec, run)
+        stored = _stored(store, spec)
+        self.status = {id(t): stored_status(stored, t, spec.display_id, seeds) for t in self.plan}
+        self.runners = {
+            "lm-eval": LmEvalRunner(spec, engine, run, seeds, cfg.use_cache),
+            "inspect": InspectRunner(spec, run, cfg.seed, cfg.use_cache),
+        }
+
+    def to_run(self, rescore: bool) -> list[PlannedTask]:
+        return [t for t in self.plan if not t.unsupported and (rescore or self.status[id(t)][0] != "current")]
+
+
+def _engine_for(spec: ModelSpec, cfg: ScoreConfig, engines: dict):
+    if spec.backend == "openai":
+        return None
+    key = engine_key(spec)
+    if key not in engines:
+        cls = HFEngine if spec.backend == "hf" else VLLMEngine
+        engines[key] = cls(spec, dtype=cfg.dtype, device=cfg.device)
+    return engines[key]
+
+
+def _announce(models: list[_Model], cfg: ScoreConfig) -> None:
+    work = [t for m in models for t in m.to_run(cfg.rescore)]
+    n = planned_generations(work)
+    if not n or not cfg.progress:
+        return
+    first = next((m for m in models if m.to_run(cfg.rescore) and isinstance(m.engine, HFEngine)), None)
+    seconds, note = None, ""
+    if first is not None and isinstance(first.batch, int):
+        step = first.engine.seconds_per_step(first.batch)
+        seconds = estimate_seconds(work, first.batch, step)
+        note = f" (measured {step:.2f} s per decoding step at batch {first.batch}; replies that end early cost less)"
+    batch = models[0].batch
+    log.warning("%s", estimate_line(n, seconds, batch, note))
+    if seconds and seconds > 300 and cfg.max_new_tokens is None:
+        log.warning("  faster: --limit N (prompts per task) or --max-new-tokens N (reply length)")
+
+
+def _run_task(m: _Model, t: PlannedTask, cfg: ScoreConfig, store: ResultsStore, bar: Progress) -> TaskOutcome:
+    spec = m.spec
+    rid = t.record_id(spec.display_id, m.seeds)
+    if t.unsupported:
+        log.warning("%s: unsupported on %s: %s", t.name, spec.display_id, t.unsupported)
+        return TaskOutcome(t.name, t.harness, "unsupported", rid, error=t.unsupported)
+    status, prior, reason = m.status[id(t)]
+    if status == "current" and not cfg.rescore:
+        log.info("%s (%s): already scored; skipped", t.name, t.harness)
+        return TaskOutcome(t.name, t.harness, "skipped", prior.record_id)
+    if status == "stale":
+        log.warning("%s (%s): stored record is stale (%s); re-running", t.name, t.harness, reason)
+    runner = m.runners[t.harness]
+    runner.on_generation = bar.tick
+    start_count, t0, before = bar.count, time.perf_counter(), runner.cache_count()
+    try:
+        raw = runner.run(t)
+        if t.harness == "lm-eval":
+            payload = lmeval_task_payload(raw, t.name, n_resamples=cfg.n_resamples, seed=cfg.seed)
+            generation = actual_generation(t.generation, raw, t.name)
+        else:
+            payload = inspect_log_payload(raw, n_resamples=cfg.n_resamples, seed=cfg.seed)
+            generation = dict(t.generation)
+            ran = payload.get("generate_config", {}).get("max_tokens")
+            if ran is not None and ran != generation.get("max_new_tokens"):
+                generation["max_new_tokens"] = ran
+    except (TaskNotFound, ModelLoadError, InputError):
+        raise
+    except Exception as exc:  # one broken task must not lose the others
+        log.warning("%s (%s) failed: %s: %s", t.name, t.harness, type(exc).__name__, exc)
+        log.debug("traceback of %s", t.name, exc_info=True)
+        return TaskOutcome(t.name, t.harness, "failed", rid, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        runner.on_generation = None
+        bar.top_up(start_count + t.n_generations)
     rec = ResultRecord.new(
         model=spec.model_info(),
-        task=TaskInfo(name=task, version=payload["version"], harness=harness),
+        task=TaskInfo(name=t.name, version=payload["version"], harness=t.harness),
         metrics=payload["metrics"],
         samples=payload["samples"],
         generation=generation,
-        seeds=seeds,
-        provenance=_provenance(spec, cfg, payload, task),
+        seeds=m.seeds,
+        provenance=_provenance(spec, cfg, payload, t),
     )
-    return rec
+    store.append(rec, replace=cfg.rescore or status == "stale")
+    label = {"stale": "rerun"}.get(status, "rescored" if cfg.rescore and prior else "scored")
+    return TaskOutcome(
+        t.name,
+        t.harness,
+        label,
+        rec.record_id,
+        runner.cache_count() - before,
+        time.perf_counter() - t0,
+        {k: mv.value for k, mv in rec.metrics.items()},
+        error=reason,
+    )
+
+
+def score_models(
+    models: list[str | ModelSpec], store_path: str | Path, cfg: ScoreConfig | None = None
+) -> list[ScoreSummary]:
+    """Score several models; models sharing a base model share one loaded engine."""
+    cfg = cfg or ScoreConfig()
+    store = ResultsStore(store_path)
+    seeds = seeds_for(cfg.seed)
+    engines: dict = {}
+    planned = []
+    try:
+        for model in models:
+            spec = apply_overrides(resolve_model(model) if isinstance(model, str) else model, cfg)
+            planned.append(_Model(spec, cfg, _engine_for(spec, cfg, engines), seeds, store))
+        for m in planned:
+            if m.spec.backend == "openai" and m.to_run(cfg.rescore):
+                from valueshift.harness.models.backends import check_server
+
+                check_server(m.spec.base_url)
+        _announce(planned, cfg)
+        bar = Progress(planned_generations(t for m in planned for t in m.to_run(cfg.rescore)), cfg.progress)
+        summaries = []
+        try:
+            for m in planned:
+                summary = ScoreSummary(m.spec.display_id, str(store.path))
+                for t in m.plan:
+                    summary.outcomes.append(_run_task(m, t, cfg, store, bar))
+                summaries.append(summary)
+        finally:
+            bar.close()
+    except ModelLoadError as exc:
+        raise ScoreError(str(exc)) from None
+    return summaries
 
 
 def score_model(
     model: str | ModelSpec, store_path: str | Path, cfg: ScoreConfig | None = None
 ) -> ScoreSummary:
     """Score one model on the configured tasks; returns what happened per task."""
-    cfg = cfg or ScoreConfig()
-    spec = resolve_model(model) if isinstance(model, str) else model
-    spec = apply_overrides(spec, cfg)
-    store = ResultsStore(store_path)
-    summary = ScoreSummary(spec.display_id, str(store.path))
-    seeds = seeds_for(cfg.seed)
-    stored = _stored(store, spec)
-
-    lm_tasks = expand_lmeval_tasks(cfg.lm_eval_tasks, cfg.include_path) if cfg.lm_eval_tasks else {}
-    lm_settings = LmEvalSettings(
-        batch_size=cfg.batch_size,
-        device=cfg.device,
-        dtype=cfg.dtype,
-        limit=cfg.limit,
-        max_new_tokens=cfg.max_new_tokens,
-        system_prompt=spec.system_prompt,
-        apply_chat_template=cfg.apply_chat_template,
-        seeds=seeds,
-        include_path=cfg.include_path,
-        use_cache=cfg.use_cache,
-    )
-    lm_runner = LmEvalRunner(spec, lm_settings)
-    gen = generation_settings(spec, cfg, "lm-eval")
-    total = len(lm_tasks) + len(cfg.inspect_tasks)
-    done = 0
-    # chat-completions endpoints return text only: no log-probabilities for likelihood tasks
-    output_types = lmeval_output_types(list(lm_tasks), cfg.include_path) if spec.backend == "openai" else {}
-    for task, version in lm_tasks.items():
-        done += 1
-        rid = compute_record_id(spec.display_id, task, version, gen, seeds)
-        if output_types.get(task, "generate_until") != "generate_until":
-            msg = (
-                f"{output_types[task]} task needs log-probabilities, which a chat-completions endpoint "
-                "does not return; score it on a local copy of the model, or use the Inspect form of the task"
-            )
-            log.warning("[%d/%d] %s: unsupported on %s: %s", done, total, task, spec.display_id, msg)
-            summary.outcomes.append(TaskOutcome(task, "lm-eval", "unsupported", rid, error=msg))
-            continue
-        if (task, "lm-eval", rid) in stored and not cfg.rescore:
-            log.info("[%d/%d] %s: already scored; skipped", done, total, task)
-            summary.outcomes.append(TaskOutcome(task, "lm-eval", "skipped", rid))
-            continue
-        log.info("[%d/%d] %s: scoring %s", done, total, task, spec.display_id)
-        t0 = time.perf_counter()
-        before = cache_entries(lmeval_cache_path(spec))
-        try:
-            results = lm_runner.run(task)
-            payload = lmeval_task_payload(results, task, n_resamples=cfg.n_resamples, seed=cfg.seed)
-        except TaskNotFound:
-            raise
-        except Exception as exc:  # one broken task must not lose the others
-            log.exception("%s failed", task)
-            summary.outcomes.append(
-                TaskOutcome(task, "lm-eval", "failed", rid, error=f"{type(exc).__name__}: {exc}")
-            )
-            continue
-        rec = _make_record(spec, cfg, task, "lm-eval", payload, gen, seeds)
-        store.append(rec, replace=cfg.rescore)
-        summary.outcomes.append(
-            TaskOutcome(
-                task,
-                "lm-eval",
-                "rescored" if cfg.rescore and (task, "lm-eval", rid) in stored else "scored",
-                rec.record_id,
-                cache_entries(lmeval_cache_path(spec)) - before,
-                time.perf_counter() - t0,
-                {k: m.value for k, m in rec.metrics.items()},
-            )
-        )
-
-    if cfg.inspect_tasks:
-        ins_runner = InspectRunner(
-            spec,
-            InspectSettings(
-                limit=cfg.limit,
-                max_new_tokens=cfg.max_new_tokens,
-                system_prompt=spec.system_prompt,
-                seed=cfg.seed,
-                device=cfg.device,
-                batch_size=cfg.batch_size,
-                use_cache=cfg.use_cache,
-            ),
-        )
-        igen = generation_settings(spec, cfg, "inspect")
-        for task in cfg.inspect_tasks:
-            done += 1
-            short = inspect_task_name(task)
-            prior = [
-                k
-                for k in stored
-                if k[0] == short
-                and k[1] == "inspect"
-                and stored[k].generation == igen
-                and stored[k].seeds == seeds
-            ]
-            if prior and not cfg.rescore:
-                log.info("[%d/%d] %s (Inspect): already scored; skipped", done, total, task)
-                summary.outcomes.append(TaskOutcome(short, "inspect", "skipped", prior[0][2]))
-                continue
-            log.info("[%d/%d] %s (Inspect): scoring %s", done, total, task, spec.display_id)
-            t0 = time.perf_counter()
-            try:
-                before = inspect_cache_files(spec)
-                elog = ins_runner.run(task)
-                payload = inspect_log_payload(elog, n_resamples=cfg.n_resamples, seed=cfg.seed)
-            except TaskNotFound:
-                raise
-            except Exception as exc:
-                log.exception("%s failed", task)
-                summary.outcomes.append(
-                    TaskOutcome(short, "inspect", "failed", error=f"{type(exc).__name__}: {exc}")
-                )
-                continue
-            rec = _make_record(spec, cfg, short, "inspect", payload, igen, seeds)
-            store.append(rec, replace=cfg.rescore)
-            summary.outcomes.append(
-                TaskOutcome(
-                    short,
-                    "inspect",
-                    "rescored" if prior else "scored",
-                    rec.record_id,
-                    inspect_cache_files(spec) - before,
-                    time.perf_counter() - t0,
-                    {k: m.value for k, m in rec.metrics.items()},
-                )
-            )
-    return summary
+    return score_models([model], store_path, cfg)[0]

@@ -206,6 +206,10 @@ def resolve_model(arg: str) -> ModelSpec:
             model = _resolve_default()
         if Path(model).is_dir():
             return _local_spec(Path(model), kind, adapter or None)
+        if model.startswith((".", "/", "~")) or Path(model).exists():
+            raise ModelSpecError(f"{arg}: {model}: no such model folder")
+        if adapter and not Path(adapter).is_dir():
+            raise ModelSpecError(f"{arg}: {adapter}: no such adapter folder")
         return ModelSpec(
             backend=kind,
             base_model=model,

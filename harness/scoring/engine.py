@@ -1,0 +1,248 @@
+"""One loaded model per base, serving the base and every LoRA adapter scored on it.
+
+Why: scoring a sweep's checkpoints used to load the base again for each adapter (lm-eval's
+`peft=` argument). Here transformers loads the base once; each adapter is attached to it once with
+peft (`load_adapter`) and switched on for its own tasks (`set_adapter`), the base itself runs with
+adapters disabled. vLLM starts one engine with `enable_lora` and serves each adapter through its
+own `LoRARequest`. Outputs are the same as loading each adapter alone (tests/test_scoring_adapters.py).
+
+The lm-eval model class is a thin subclass of lm-eval's `HFLM` that reports each finished
+generation to the progress bar (a streamer watching for rows that emitted an end token), so the
+bar moves per generation, not per batch. Everything heavy is imported only when a model loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from valueshift.harness.scoring.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """The model (or an adapter) cannot be loaded; one line naming it and why."""
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def engine_key(spec: ModelSpec) -> tuple:
+    """Specs with the same key share one engine (same backend, base weights and revision)."""
+    return (spec.backend, spec.base_model, spec.revision)
+
+
+class _FinishStreamer:
+    """A transformers streamer that counts rows of a batch as they emit an end token."""
+
+    def __init__(self, stop_ids: list[int], on_done: Callable[[int], None]):
+        self.stop_ids, self.on_done = stop_ids, on_done
+        self.done = None
+
+    def put(self, value) -> None:
+        import torch
+
+        if self.done is None:  # the first call carries the prompts
+            self.done = torch.zeros(value.shape[0], dtype=torch.bool)
+            return
+        hit = torch.isin(value.view(-1), torch.tensor(self.stop_ids)) & ~self.done
+        if int(hit.sum()):
+            self.done |= hit
+            self.on_done(int(hit.sum()))
+
+    def end(self) -> None:
+        if self.done is not None and int((~self.done).sum()):
+            self.on_done(int((~self.done).sum()))
+
+
+_HFLM_CLASS = None
+
+
+def progress_hflm_class():
+    """lm-eval's HFLM with per-generation progress (built on first use: lm-eval is heavy)."""
+    global _HFLM_CLASS
+    if _HFLM_CLASS is None:
+        from lm_eval.models.huggingface import HFLM
+
+        class ProgressHFLM(HFLM):
+            on_generation: Callable[[int], None] | None = None
+
+            def _model_generate(self, context, max_length, stop, **generation_kwargs):
+                if self.on_generation is not None:
+                    tok = self.tokenizer
+                    ids = {i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None}
+                    generation_kwargs["streamer"] = _FinishStreamer(sorted(ids), self.on_generation)
+                return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+        _HFLM_CLASS = ProgressHFLM
+    return _HFLM_CLASS
+
+
+class HFEngine:
+    """A transformers base model loaded once; adapters attached by name and switched per spec."""
+
+    def __init__(self, spec: ModelSpec, dtype: str = "auto", device: str | None = None):
+        self.base, self.revision = spec.base_model, spec.revision
+        self.dtype, self.device = dtype, device or default_device()
+        self._tokenizer = None
+        self.model = None  # the base, or a PeftModel around it once an adapter is attached
+        self._adapters: dict[str, str] = {}  # adapter path -> peft adapter name
+        self.loads = 0  # how many times base weights were read (1 per engine)
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(
+                    self.base, revision=self.revision, trust_remote_code=False
+                )
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"cannot load model {self.base}: {_short(exc)}") from None
+        return self._tokenizer
+
+    def chat_template_sha(self) -> str | None:
+        template = getattr(self.tokenizer, "chat_template", None)
+        return hashlib.sha256(template.encode()).hexdigest()[:16] if isinstance(template, str) else None
+
+    def _load_base(self):
+        if self.model is None:
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            dtype = "auto" if self.dtype == "auto" else getattr(torch, self.dtype)
+            log.info("loading %s on %s (once for all its adapters)", self.base, self.device)
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    self.base, dtype=dtype, revision=self.revision, trust_remote_code=False
+                )
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"cannot load model {self.base}: {_short(exc)}") from None
+            self.model = model.to(self.device).eval()
+            self.loads += 1
+        return self.model
+
+    def _attach(self, adapter: str) -> str:
+        from peft import PeftModel
+
+        if adapter in self._adapters:
+            return self._adapters[adapter]
+        name = f"a{len(self._adapters)}"
+        model = self._load_base()
+        try:
+            if isinstance(model, PeftModel):
+                model.load_adapter(adapter, adapter_name=name)
+            else:
+                self.model = PeftModel.from_pretrained(model, adapter, adapter_name=name).eval()
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load adapter {adapter}: {_short(exc)}") from None
+        self._adapters[adapter] = name
+        return name
+
+    @contextlib.contextmanager
+    def activate(self, spec: ModelSpec) -> Iterator[None]:
+        """Run the block with `spec`'s adapter on (or with adapters off for the base)."""
+        from peft import PeftModel
+
+        if spec.adapter:
+            name = self._attach(spec.adapter)
+            self.model.set_adapter(name)
+            yield
+        elif isinstance(self._load_base(), PeftModel):
+            with self.model.disable_adapter():
+                yield
+        else:
+            yield
+
+    def lm(self, batch_size: int | str, on_generation: Callable[[int], None] | None = None):
+        """An lm-eval model over the currently loaded weights (call inside `activate`)."""
+        cls = progress_hflm_class()
+        lm = cls(pretrained=self._load_base(), tokenizer=self.tokenizer, batch_size=batch_size)
+        lm.on_generation = on_generation
+        return lm
+
+    def seconds_per_step(self, batch_size: int, steps: int = 8) -> float:
+        """Measured wall time of one decoding step at `batch_size` (for the up-front estimate)."""
+        import torch
+
+        model, tok = self._load_base(), self.tokenizer
+        text = "Tell me, in a few sentences, what you think about kindness and honesty at work."
+        enc = tok([text] * batch_size, return_tensors="pt").to(self.device)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            model.generate(
+                **enc, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, pad_token_id=pad
+            )
+        return (time.perf_counter() - t0) / steps
+
+
+class VLLMEngine:
+    """One vLLM engine (lm-eval's `vllm` model) with `enable_lora`; each adapter is served by its
+    own `LoRARequest` on the same engine. Needs a GPU and the `vllm` extra: not run in the tests."""
+
+    def __init__(
+        self, spec: ModelSpec, dtype: str = "auto", device: str | None = None, max_lora_rank: int = 64
+    ):
+        self.base, self.revision, self.dtype, self.max_lora_rank = (
+            spec.base_model,
+            spec.revision,
+            dtype,
+            max_lora_rank,
+        )
+        self._lm = None
+        self._ids: dict[str, int] = {}
+        self.loads = 0
+
+    def chat_template_sha(self) -> str | None:
+        return None  # the engine applies the tokenizer's own template
+
+    def lm(self, batch_size: int | str, on_generation=None):
+        if self._lm is None:
+            import lm_eval.api.registry
+
+            args = {
+                "pretrained": self.base,
+                "dtype": self.dtype,
+                "trust_remote_code": False,
+                "enable_lora": True,
+                "max_lora_rank": self.max_lora_rank,
+            }
+            if self.revision:
+                args["revision"] = self.revision
+            try:
+                self._lm = lm_eval.api.registry.get_model("vllm").create_from_arg_obj(
+                    args, {"batch_size": batch_size}
+                )
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"cannot load model {self.base} in vLLM: {_short(exc)}") from None
+            self.loads += 1
+        return self._lm
+
+    @contextlib.contextmanager
+    def activate(self, spec: ModelSpec) -> Iterator[None]:
+        from vllm.lora.request import LoRARequest
+
+        lm = self.lm("auto")
+        if spec.adapter:
+            rid = self._ids.setdefault(spec.adapter, len(self._ids) + 1)
+            lm.lora_request = LoRARequest(f"adapter{rid}", rid, spec.adapter)
+        else:
+            lm.lora_request = None
+        try:
+            yield
+        finally:
+            lm.lora_request = None
