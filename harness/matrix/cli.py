@@ -78,6 +78,11 @@ def config_from_args(args: argparse.Namespace) -> MatrixConfig:
         v = getattr(args, name)
         if v is not None:
             setattr(cfg, name, v)
+    if args.n_permutations is not None:
+        print(
+            "note: --n-permutations is no longer used: p comes from the same bootstrap as the interval",
+            file=sys.stderr,
+        )
     if args.columns:
         cfg.columns = [c.strip() for c in args.columns.split(",") if c.strip()]
     if args.all_metrics:
@@ -174,6 +179,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--taxonomy", default=None, help="taxonomy file (default: the one the runs' provenance names)"
     )
+    # retired: kept so that existing scripts keep running; config_from_args says it is ignored
+    p.add_argument("--n-permutations", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=None)
 
 

@@ -92,7 +92,9 @@ def _models(m: CrosstalkMatrix) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for r in m.rows:
-        seeds = ", ".join("?" if s is None else str(s) for s in r.seeds)
+        seeds = ", ".join("no seed recorded" if s is None else str(s) for s in r.seeds)
+        if r.arm in ("base", "system_prompt_only"):
+            seeds = "untrained"
         lines.append(
             f"| {r.model_id} | {r.arm} | {r.induced_value or '-'} | {r.n_runs} ({seeds}) | "
             f"{r.base_id or r.reason or '-'} | {r.control_id or '-'} | {r.prompt_id or '-'} |"

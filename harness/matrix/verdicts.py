@@ -104,7 +104,9 @@ def combine(f: Finding, statuses: list[RowStatus], what: str) -> None:
         f.verdict = HOLDS if not a else PARTLY if s else NOT_SUPPORTED
     else:
         f.verdict = PARTLY if s and a else INCONCLUSIVE
-    f.summary = f"{len(s)} of {total} {what} against the random control; {len(a)} powered rows did not"
+    f.summary = f"{len(s)} of {total} {what} against the random control"
+    if a:
+        f.summary += f"; {len(a)} showed no rise although powered to"
     if u:
         f.summary += f"; {len(u)} could not decide"
     f.undecided = [f"`{x.row}`: {x.why}" for x in u]
@@ -123,7 +125,10 @@ def _decomposition(stats: Statistics, row: Row, metric: str) -> str:
     total = stats.cell(row.model_id, metric, "value-base")
     line = f"`{row.model_id}` {metric}: " + "; ".join(parts)
     if prompt is not None and total is not None and not prompt.significant and not total.significant:
-        line += " (neither the prompt nor training moved it: an insensitive instrument and an unresponsive model cannot be told apart here)"
+        line += (
+            " (neither the prompt alone nor the trained arm moved it significantly: an insensitive instrument"
+            " and an unresponsive model cannot be told apart here)"
+        )
     return line
 
 
