@@ -259,3 +259,26 @@ def test_seeds_form_one_row_whose_interval_carries_their_spread(tmp_path):
     a, s = cells
     assert a.n_seeds_treated == s.n_seeds_treated == 3 and "few_seeds" not in a.flags
     assert (s.ci_high - s.ci_low) > 1.5 * (a.ci_high - a.ci_low)
+
+
+def test_one_computation_gives_one_q_everywhere(store, tmp_path):
+    """The table a renderer (the leaderboard) looks cells up in carries the q-values of matrix.csv."""
+    from valueshift.harness.matrix import cell_table
+
+    recs = ResultsStore(store).records()
+    m = build_matrix(recs, MatrixConfig(**FAST))
+    paths = write_outputs(m, tmp_path)
+    long = pd.read_csv(paths["matrix_csv"])
+    table = cell_table(compute_statistics(recs, MatrixConfig(**FAST)), "value-control")
+    for (row, task, metric), c in table.items():
+        hit = long[
+            (long.row == row)
+            & (long.task == task)
+            & (long.metric == metric)
+            & (long.contrast == "value-control")
+        ]
+        assert len(hit) == 1
+        if c.qvalue is None:
+            assert pd.isna(hit.qvalue.iloc[0])
+        else:
+            assert hit.qvalue.iloc[0] == pytest.approx(c.qvalue, rel=1e-9)

@@ -18,6 +18,7 @@ from valueshift.harness.matrix.cells import (
     CONTRASTS,
     ContrastCell,
     Statistics,
+    cell_table,
     compute_statistics,
     format_effect,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Row",
     "Statistics",
     "build_matrix",
+    "cell_table",
     "compute_statistics",
     "dose_response",
     "dose_response_plot",

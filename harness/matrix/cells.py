@@ -11,6 +11,10 @@ report and the leaderboard, so that the same records give the same q everywhere.
     stats.cell("empathy", "refusal_rate", "value-control")     # one cell, by column label or metric
     stats.health["empathy"].collapsed                          # collapse and drift per model
     format_effect(c, column)                                   # "+31.0 pp [+12.0, +50.0]" for display
+    cell_table(stats, "vs-base")   # {(row, task, metric): ContrastCell}: what a leaderboard renders
+
+A renderer that shows a subset (some models, some metrics) must compute over the whole store and
+then pick its cells: q-values belong to the whole family, so computing on a subset changes them.
 
 Renderers (leaderboard, report, heatmap) should display these numbers, not recompute them, and
 show `c.reason` where there is no statistic. Every value is in the metric's own scale (a rate is a
@@ -298,6 +302,11 @@ def compute_statistics(records: list[ResultRecord], config: MatrixConfig | None 
             c.qvalue, c.significant = q, rej
         st.families[family] = fdr.m
     return st
+
+
+def cell_table(stats: Statistics, contrast: str = "vs-base") -> dict[tuple[str, str, str], ContrastCell]:
+    """{(row, task, metric): cell} of one contrast or view, for renderers that look cells up."""
+    return {(c.row, c.task, c.metric): c for c in stats.view(contrast)}
 
 
 def format_effect(c: ContrastCell | None, column: Column | None = None, *, q: bool = True) -> str:
