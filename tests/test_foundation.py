@@ -71,7 +71,7 @@ def test_wheel_installs_only_under_valueshift(tmp_path: Path):
     top_levels = {n.split("/")[0] for n in names}
     allowed = {"valueshift", "lm_eval"} | {n for n in top_levels if n.endswith(".dist-info")}
     assert top_levels <= allowed, top_levels - allowed
-    for sub in ("harness", "tasks", "training", "leaderboards"):
+    for sub in ("harness", "tasks", "training", "leaderboards", "pipeline"):
         assert f"valueshift/{sub}/__init__.py" in names
     assert not any(
         n.startswith("lm_eval/") and not n.startswith("lm_eval/tasks/value_crosstalk/") for n in names
@@ -95,3 +95,110 @@ def test_tiny_model_builds(tiny_model_path: Path):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     assert model.config.num_hidden_layers == 2
+
+
+# ------------------------------------------------------------- the checkout tools can read
+
+HEAVY = ("torch", "transformers", "trl", "lm_eval", "inspect_ai")
+
+
+def _wheel_sources() -> dict[str, str]:
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    return cfg["sources"]
+
+
+def test_src_links_mirror_the_wheel_layout():
+    """`src/valueshift/<folder>` (what editable installs and editors resolve) and the wheel's
+    `sources` rewrite must name the same folders, each link pointing at its top-level folder."""
+    links = {p.name: p for p in (ROOT / "src" / "valueshift").iterdir()}
+    assert {f"valueshift/{n}" for n in links} == set(_wheel_sources().values())
+    for name, link in links.items():
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve(), name
+    assert not (ROOT / "scripts" / "dev_link.py").exists()
+
+
+def test_static_resolution_from_the_checkout():
+    """A static resolver (no import, just paths) finds every `valueshift.*` module our code imports
+    under `src/`, e.g. `valueshift.harness.scorers.refusal` in `harness/scorers/refusal.py`."""
+    import ast
+
+    target = ROOT / "src" / "valueshift" / "harness" / "scorers" / "refusal.py"
+    assert target.resolve() == (ROOT / "harness" / "scorers" / "refusal.py").resolve()
+    missing = []
+    for folder in _wheel_sources():
+        for py in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("valueshift."):
+                    base = ROOT / "src" / Path(*node.module.split("."))
+                    if not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
+                        missing.append(f"{py.relative_to(ROOT)}: {node.module}")
+    assert missing == []
+
+
+def test_installed_package_is_this_checkout():
+    """The environment runs the checkout (editable install), and lm-eval's copy of our task folder
+    is current (it is copied, not linked: after editing tasks/lm_eval_yaml, run `make setup`)."""
+    import importlib.util
+
+    import valueshift.harness
+
+    assert Path(valueshift.harness.__file__).resolve() == (ROOT / "harness" / "__init__.py").resolve()
+    spec = importlib.util.find_spec("lm_eval")
+    installed = Path(next(iter(spec.submodule_search_locations))) / "tasks" / "value_crosstalk"
+    stale = [
+        p.name
+        for p in (ROOT / "tasks" / "lm_eval_yaml").iterdir()
+        if p.is_file() and (installed / p.name).read_bytes() != p.read_bytes()
+    ]
+    assert stale == [], f"lm-eval's task copy is stale for {stale}: run scripts/reinstall.sh"
+
+
+def test_cli_parser_imports_nothing_heavy():
+    """`valueshift --help`, `doctor` and every subcommand's own parser load without torch,
+    transformers, trl, lm-eval or Inspect (issue 16 item 2); those load when a command runs."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import valueshift.harness.cli as cli\n"
+        "from valueshift.harness.cli_plugins import plugins\n"
+        "cli._light_parser()\n"
+        "for name in plugins():\n"
+        "    cli.build_parser(only=name)\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert cli.main(['doctor']) in (0, 1)\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_mistyped_command_suggests(capsys):
+    from valueshift.harness.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["docter"])
+    assert exc.value.code == 2
+    assert "did you mean `doctor`" in capsys.readouterr().err
+
+
+def test_model_path_prints_only_the_folder():
+    result = run_cli("model-path", "default", "--no-convert")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert Path(line).name.startswith("SmolLM2-135M-Instruct")
+
+
+def test_inspect_registry_change_falls_back_with_a_warning(monkeypatch):
+    """If Inspect's private registry changes shape, bare names are skipped with a warning; the
+    namespaced `valueshift/<task>` names (Inspect's public mechanism) are unaffected."""
+    from inspect_ai._util import registry
+
+    from valueshift.tasks import inspect_registry
+
+    monkeypatch.delattr(registry, "registry_key")
+    with pytest.warns(RuntimeWarning, match="valueshift/anthropomorphism"):
+        assert inspect_registry.register_bare_names() == []
