@@ -62,7 +62,7 @@ def heatmap(
     nrows, ncols = max(1, len(rows)), len(cols)
     finite = np.abs(data[np.isfinite(data)])
     vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * ncols + 3.0), max(2.8, 0.6 * nrows + 2.4)))
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.7 * ncols + 3.5), max(2.8, 0.6 * nrows + 2.4)))
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#dddddd")
     im = ax.imshow(
         np.ma.masked_invalid(data.reshape(nrows, ncols)), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto"
@@ -95,8 +95,8 @@ def heatmap(
     question = CONTRASTS[contrast].question if contrast in CONTRASTS else "every arm against its base"
     ax.set_title(
         title
-        or f"{question}\n* q<{alpha:g}, ** q<{alpha / 5:g}, *** q<{alpha / 50:g} (BH-FDR); n = prompts per cell; "
-        "box = target value; ! = collapsed model",
+        or f"{question}\n* q<{alpha:g}, ** q<{alpha / 5:g}, *** q<{alpha / 50:g} (BH-FDR)\n"
+        "n = prompts per cell; box = target value; ! = collapsed model",
         fontsize=8,
     )
     fig.tight_layout()
