@@ -2,6 +2,13 @@
 
 The result is the plain JSON document written as `results.json`; the Markdown, HTML and hub
 dataset are all rendered from it, so every published view shows the same numbers.
+
+Two kinds of number, each with its own statistics and never mixed:
+- a table cell is one record's stored score with the interval stored with it;
+- an effect (heatmap cell, effects table) is a contrast cell of the harness
+  (`leaderboards/effects.py`): estimate, interval, p and q all from the same paired bootstrap.
+Models are named by id, public base-model name, revision and model key, never by a local path
+(`leaderboards/public.py`).
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ import re
 from collections import defaultdict
 
 from valueshift.harness import __version__
+from valueshift.leaderboards.effects import compute_effects
 from valueshift.leaderboards.ingest import Ingested, Located
+from valueshift.leaderboards.maps import build_heatmaps
+from valueshift.leaderboards.public import public_model_name
 from valueshift.leaderboards.schema import LeaderboardSchema, MetricSpec
 
 FORMAT = "valueshift-leaderboard"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ARM_ORDER = {"base": 0, "system_prompt_only": 1, "random_control": 2, "value": 3}
 _HEX = re.compile(r"^[0-9a-f]{8,128}$")
 
@@ -28,11 +38,12 @@ def provenance_path(record_id: str) -> str:
     return f"provenance/{name}.json"
 
 
-def heatmap_path(base_model: str) -> str:
-    """A readable, collision-free file name: the last path segment of the base model + a hash."""
-    tail = base_model.rstrip("/").split("/")[-1]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.")[:40] or "model"
-    return f"heatmaps/{slug}-{hashlib.sha256(base_model.encode()).hexdigest()[:8]}.svg"
+def _instrument(loc: Located, metric: str) -> str:
+    """The detector card of the record that produced `metric` (harness.matrix.instruments)."""
+    from valueshift.harness.matrix.instruments import cards_by_metric, describe
+
+    text = describe(metric, cards_by_metric([loc.record]))
+    return text.split(": ", 1)[1] if text.startswith(f"{metric}: ") else text
 
 
 def _score(loc: Located, spec: MetricSpec) -> dict:
@@ -50,6 +61,7 @@ def _score(loc: Located, spec: MetricSpec) -> dict:
         "record_id": rec.record_id,
         "provenance": provenance_path(rec.record_id),
         "created_at": rec.created_at,
+        "instrument": _instrument(loc, spec.metric),
     }
 
 
@@ -57,24 +69,51 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or math.isnan(x) or math.isinf(x) else float(x)
 
 
-def assemble(schema: LeaderboardSchema, ingested: Ingested) -> dict:
-    """The board document (`results.json`)."""
+def _model_entry(loc: Located) -> dict:
+    from valueshift.harness.matrix.groups import training_seed
+
+    m, prov = loc.record.model, loc.record.provenance or {}
+    training = prov.get("training") if isinstance(prov.get("training"), dict) else None
+    return {
+        "id": m.id,
+        "base_model": public_model_name(m.base_model),
+        "revision": m.revision,
+        "adapter": m.adapter,  # scrubbed of local paths before anything is written
+        "model_key": prov.get("model_key"),
+        "induced_value": m.induced_value,
+        "arm": m.arm,
+        "backend": m.backend,
+        "seed": training_seed(training),
+        "scores": {},
+    }
+
+
+def _attach_rows(models: dict[str, dict], effects: dict) -> None:
+    """Each model's effect row (its seed group), seed count and collapse flag (harness health)."""
+    for row in effects["rows"]:
+        for mid in row["models"]:
+            if mid in models:
+                models[mid]["row"] = row["id"]
+                models[mid]["n_seeds"] = row["n_seeds"]
+    for mid, e in models.items():
+        h = effects["health"].get(mid) or {}
+        e.setdefault("row", None)
+        e.setdefault("n_seeds", 1 if e["arm"] in ("value", "random_control") else None)
+        e["collapsed"] = bool(h.get("collapsed"))
+        e["collapse_reason"] = h.get("reason") or ""
+        e["degenerate_rate"] = h.get("degenerate_rate")
+        e["base_degenerate_rate"] = h.get("base_degenerate_rate")
+        e["health_checked"] = bool(h)
+
+
+def assemble(schema: LeaderboardSchema, ingested: Ingested, matrix_config=None) -> dict:
+    """The board document (`results.json`); `matrix_config` as for `valueshift matrix`."""
     models: dict[str, dict] = {}
     consumed: set[tuple[str, str, str]] = set()  # (model, task, metric) shown on the board
     shadowed: list[dict] = []
     for (model_id, _task), loc in sorted(ingested.chosen.items()):
         if model_id not in models:
-            m = loc.record.model
-            models[model_id] = {
-                "id": m.id,
-                "base_model": m.base_model,
-                "revision": m.revision,
-                "adapter": m.adapter,
-                "induced_value": m.induced_value,
-                "arm": m.arm,
-                "backend": m.backend,
-                "scores": {},
-            }
+            models[model_id] = _model_entry(loc)
     for model_id, entry in models.items():
         for spec in schema.metrics:
             for task in spec.tasks:
@@ -100,6 +139,8 @@ def assemble(schema: LeaderboardSchema, ingested: Ingested) -> dict:
             if (model_id, task, metric) not in consumed:
                 unused[(task, metric)] += 1
 
+    effects = compute_effects(schema, ingested, matrix_config)
+    _attach_rows(models, effects)
     ordered = sorted(
         models.values(),
         key=lambda e: (e["base_model"], ARM_ORDER.get(e["arm"], 9), e["induced_value"] or "", e["id"]),
@@ -140,6 +181,9 @@ def assemble(schema: LeaderboardSchema, ingested: Ingested) -> dict:
                 "format": s.format,
                 "group": group_of[s.id],
                 "has_data": s.id in with_data,
+                "instruments": sorted(
+                    {e["scores"][s.id]["instrument"] for e in ordered if s.id in e["scores"]}
+                ),
             }
             for s in schema.metrics
         ],
@@ -153,7 +197,8 @@ def assemble(schema: LeaderboardSchema, ingested: Ingested) -> dict:
             for g in schema.groups
         ],
         "models": ordered,
-        "heatmaps": _heatmaps(schema, ordered, with_data, ingested),
+        "effects": {k: v for k, v in effects.items() if k != "cells"},
+        "heatmaps": build_heatmaps(schema, ordered, with_data, effects),
         "ingest": {
             **ingested.report(),
             "shadowed": shadowed,
@@ -175,107 +220,5 @@ def _best(entries: list[dict], spec: MetricSpec) -> set[str]:
     if len(values) < 2:
         return set()
     target = min(v for v, _ in values) if spec.lower_is_better else max(v for v, _ in values)
-    return {mid for v, mid in values if v == target}
-
-
-def _heatmaps(
-    schema: LeaderboardSchema, entries: list[dict], with_data: set[str], ingested: Ingested
-) -> list[dict]:
-    """One crosstalk matrix per base model (rows: its variants; columns: heatmap metrics).
-
-    Cells are differences of the scores shown in the tables. Where the records carry per-sample
-    scores, each cell also gets the crosstalk matrix's paired bootstrap interval and its
-    Benjamini-Hochberg q-value (`valueshift.harness.matrix`, the same statistics as
-    `valueshift matrix`), so the heatmap can mark changes that are more than noise.
-    """
-    spec = schema.heatmap
-    if spec is None:
-        return []
-    columns_all = [m for g in schema.groups if g.id in spec.groups for m in g.metrics if m in with_data]
-    columns_all = list(dict.fromkeys(columns_all))
-    by_base: dict[str, list[dict]] = defaultdict(list)
-    for e in entries:
-        by_base[e["base_model"]].append(e)
-    maps = []
-    for base_model, family in by_base.items():
-        baseline = next((e for e in family if spec.baseline_arm and e["arm"] == spec.baseline_arm), None)
-        rows = [e for e in family if e is not baseline] if baseline else family
-        mode = "delta" if baseline is not None and rows else "absolute"
-        if mode == "absolute":
-            rows = family
-        columns = [c for c in columns_all if any(c in e["scores"] for e in rows)]
-        if not columns:
-            continue
-        cells = []
-        for e in rows:
-            row = []
-            for c in columns:
-                v = e["scores"].get(c, {}).get("value")
-                if mode == "delta":
-                    b = baseline["scores"].get(c, {}).get("value")
-                    v = None if v is None or b is None else v - b
-                row.append(v)
-            cells.append(row)
-        stats = (
-            _cell_statistics(schema, ingested, baseline["id"], [e["id"] for e in rows], columns)
-            if mode == "delta"
-            else {}
-        )
-        maps.append(
-            {
-                "base_model": base_model,
-                "file": heatmap_path(base_model),
-                "mode": mode,
-                "baseline": baseline["id"] if mode == "delta" else None,
-                "title": spec.title
-                if mode == "delta"
-                else (
-                    "Scores of the base model (no induced variants scored yet)"
-                    if baseline is not None
-                    else "Scores (no base-model result to compare with)"
-                ),
-                "rows": [e["id"] for e in rows],
-                "columns": columns,
-                "cells": cells,
-                "statistics": [
-                    [stats.get((e["id"], e["scores"].get(c, {}).get("task"), c)) for c in columns]
-                    for e in rows
-                ],
-            }
-        )
-    return maps
-
-
-def _cell_statistics(
-    schema: LeaderboardSchema, ingested: Ingested, baseline: str, rows: list[str], columns: list[str]
-) -> dict[tuple[str, str, str], dict]:
-    """Paired comparisons against the baseline from per-sample scores (empty if there are none)."""
-    from valueshift.harness.matrix.build import MatrixConfig, build_matrix
-
-    family = {baseline, *rows}
-    records = [loc.record for (mid, _t), loc in sorted(ingested.chosen.items()) if mid in family]
-    if not any(s.scores for r in records for s in r.samples):
-        return {}
-    wanted = {(t, schema.metric(c).metric): c for c in columns for t in schema.metric(c).tasks}
-    config = MatrixConfig(columns=[f"{t}:{m}" for t, m in wanted], base=baseline)
-    try:
-        matrix = build_matrix(records, config)
-    except ValueError:  # no per-sample scores for these columns
-        return {}
-    out = {}
-    for cell in matrix.cells:
-        metric_id = wanted.get((cell.task, cell.metric))
-        if metric_id is None or cell.delta is None:
-            continue
-        out[(cell.row, cell.task, metric_id)] = {
-            "delta": cell.delta,
-            "ci_low": cell.ci_low,
-            "ci_high": cell.ci_high,
-            "pvalue": cell.pvalue,
-            "qvalue": cell.qvalue,
-            "significant": bool(cell.significant),
-            "n": cell.n,
-            "paired": cell.paired,
-            "alpha": config.alpha,
-        }
-    return out
+    best = {mid for v, mid in values if v == target}
+    return best if len(best) == 1 else set()  # a tie has no single best: nothing is bold

@@ -39,3 +39,70 @@ def score_title(score: dict, fmt: str) -> str:
     parts.append(f"n {score.get('n', 0)}")
     parts.append(f"{score['task']} v{score['task_version']} ({score['harness']})")
     return "; ".join(parts)
+
+
+def fmt_effect(stat: dict | None, *, short: bool = False) -> str:
+    """A harness contrast cell as text, in the matrix's own format (harness.matrix.cells
+    `format_effect`): `+31.0 pp [+12.0, +50.0], q=0.014, n=48, 3v3 seeds [few_seeds]`; a cell
+    without a statistic shows its reason."""
+    if not stat:
+        return "n/a"
+    if stat.get("estimate") is None:
+        return f"n/a ({stat.get('reason') or 'no statistic'})"
+    pp = stat.get("unit", "pp") == "pp"
+    k, unit, f = (100.0, " pp", "{:+.1f}") if pp else (1.0, "", "{:+.3f}")
+    s = f.format(k * stat["estimate"]) + unit
+    if stat.get("ci_low") is not None and stat.get("ci_high") is not None:
+        s += f" [{f.format(k * stat['ci_low'])}, {f.format(k * stat['ci_high'])}]"
+    if stat.get("qvalue") is not None:
+        s += f", q={stat['qvalue']:.3g}"
+    if short:
+        return s
+    s += f", n={stat.get('n', 0)}"
+    st, sr = stat.get("n_seeds_treated", 0), stat.get("n_seeds_reference", 0)
+    if st > 1 or sr > 1:
+        s += f", {st}v{sr} seeds"
+    if stat.get("flags"):
+        s += " [" + ", ".join(stat["flags"]) + "]"
+    return s
+
+
+def model_flags(entry: dict) -> str:
+    """`⚠ collapsed` for a model whose degenerate rate rose past the matrix's threshold."""
+    return "⚠ collapsed" if entry.get("collapsed") else ""
+
+
+def reason_footnotes(heatmap: dict) -> tuple[list[list[int | None]], list[str]]:
+    """Number every distinct reason a cell has no statistic: (footnote per cell, reasons), so a
+    missing statistic is shown with its reason without making every cell a paragraph."""
+    reasons: list[str] = []
+    marks: list[list[int | None]] = []
+    for row in heatmap["statistics"]:
+        marks.append([])
+        for stat in row:
+            why = (stat or {}).get("reason") if (stat or {}).get("estimate") is None else None
+            if why is None and stat is None:
+                why = "no statistic"
+            if why is None:
+                marks[-1].append(None)
+                continue
+            if why not in reasons:
+                reasons.append(why)
+            marks[-1].append(reasons.index(why) + 1)
+    return marks, reasons
+
+
+def model_title(entry: dict) -> str:
+    """Tooltip of a model cell: how it is identified (never a local path)."""
+    parts = [f"base model {entry['base_model']}"]
+    if entry.get("revision"):
+        parts.append(f"revision {entry['revision']}")
+    if entry.get("adapter"):
+        parts.append(f"adapter {entry['adapter']}")
+    if entry.get("model_key"):
+        parts.append(f"model key {entry['model_key']}")
+    if entry.get("row"):
+        parts.append(f"row {entry['row']} ({entry.get('n_seeds') or 1} seed(s))")
+    if entry.get("collapse_reason"):
+        parts.append(entry["collapse_reason"])
+    return "; ".join(parts)

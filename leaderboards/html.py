@@ -14,7 +14,15 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from valueshift.leaderboards.formatting import fmt_ci, fmt_value, score_title
+from valueshift.leaderboards.effects import VIEW_TITLES
+from valueshift.leaderboards.formatting import (
+    fmt_ci,
+    fmt_effect,
+    fmt_value,
+    model_title,
+    reason_footnotes,
+    score_title,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -50,7 +58,12 @@ def render_html(board: dict) -> str:
             continue
         rows = {e["id"]: any(m in e["scores"] for m in g["metrics"]) for e in board["models"]}
         groups.append({**g, "rows": rows})
-    heatmap_index = {h["base_model"]: i for i, h in enumerate(board["heatmaps"])}
+    families: list[dict] = []
+    for h in board["heatmaps"]:
+        if not families or families[-1]["base_model"] != h["base_model"]:
+            families.append({"base_model": h["base_model"], "index": len(families), "maps": []})
+        families[-1]["maps"].append(h)
+    heatmap_index = {f["base_model"]: f["index"] for f in families}
     template = env.get_template("index.html.j2")
     return template.render(
         board=board,
@@ -59,7 +72,13 @@ def render_html(board: dict) -> str:
         metrics=metrics,
         models=board["models"],
         heatmaps=board["heatmaps"],
+        families=families,
+        effects=board["effects"],
+        view_titles=VIEW_TITLES,
         heatmap_index=heatmap_index,
+        effect=fmt_effect,
+        footnotes=reason_footnotes,
+        model_tip=model_title,
         ingest=board["ingest"],
         css=css,
         js=js,

@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-from valueshift.leaderboards.formatting import fmt_ci, fmt_value
+from valueshift.leaderboards.formatting import fmt_ci, fmt_effect, fmt_value, model_flags, reason_footnotes
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$#!])")
 
@@ -45,28 +45,37 @@ def render_tables(board: dict) -> str:
         lines += [f"## {md_escape(group['display_name'])}", ""]
         if group["description"]:
             lines += [md_escape(group["description"]), ""]
-        heads = ["Model", "Arm", "Induced value"] + [
+        heads = ["Model", "Arm", "Induced value", "Seed"] + [
             md_escape(metrics[m]["display_name"]) + (" ↓" if metrics[m]["lower_is_better"] else " ↑")
             for m in group["metrics"]
         ]
         lines.append("| " + " | ".join(heads) + " |")
-        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * len(group["metrics"])) + "|")
+        lines.append("|" + "|".join(["---"] * 4 + ["---:"] * len(group["metrics"])) + "|")
         for e in board["models"]:
             if not any(m in e["scores"] for m in group["metrics"]):
                 continue
-            cells = [md_escape(e["id"]), md_escape(e["arm"]), md_escape(e["induced_value"] or "–")]
+            flags = model_flags(e)
+            cells = [
+                md_escape(e["id"]) + (f" **{md_escape(flags)}**" if flags else ""),
+                md_escape(e["arm"]),
+                md_escape(e["induced_value"] or "–"),
+                _seed(e),
+            ]
             cells += [_cell(e["scores"].get(m), metrics[m]["format"]) for m in group["metrics"]]
             lines.append("| " + " | ".join(cells) + " |")
+        cards = ["*Instrument*", "", "", ""] + [
+            md_escape("; ".join(metrics[m]["instruments"]) or "not measured") for m in group["metrics"]
+        ]
+        lines.append("| " + " | ".join(cards) + " |")
         lines.append("")
     lines += [
         "Values link to the provenance of the result; brackets are the stored confidence intervals; "
-        "bold marks the best value in a column (↑ higher is better, ↓ lower is better).",
+        "bold marks the single best value in a column (ties: none; ↑ higher is better, ↓ lower is "
+        "better). *Instrument*: the detector behind the column and its measured quality "
+        '("not measured" when the records carry no instrument card). Seed: the training seed.',
         "",
     ]
-    if board["heatmaps"]:
-        lines += ["## Crosstalk heatmaps", ""]
-        for h in board["heatmaps"]:
-            lines += [f"![{md_escape(h['title'])}: {md_escape(h['base_model'])}]({h['file']})", ""]
+    lines += _effects(board, metrics)
     lines += ["## Metrics", ""]
     for m in board["metrics"]:
         if not m["has_data"]:
@@ -82,6 +91,61 @@ def render_tables(board: dict) -> str:
     if lb["citation"]:
         lines += ["## Citation", "", md_escape(lb["citation"]), ""]
     return "\n".join(lines)
+
+
+def _seed(e: dict) -> str:
+    if e["seed"] is None:
+        return "–"
+    return f"{e['seed']} (of {e['n_seeds']})" if e.get("n_seeds") else str(e["seed"])
+
+
+def _effects(board: dict, metrics: dict) -> list[str]:
+    """Each heatmap's cells as a table: the contrast, seeds and collapse flag of every row, and
+    every cell's estimate, interval, q and n exactly as the harness computed them."""
+    eff = board["effects"]
+    lines = ["## Crosstalk: effects with their statistics", ""]
+    if not eff["available"]:
+        return lines + [md_escape(eff["reason"] or "no effect statistics"), ""]
+    fams = ", ".join(f"{k}: {v} tested cells" for k, v in sorted(eff["families"].items()))
+    lines += [
+        f"Computed by `{eff['source']}` (the statistics of `valueshift matrix`): two-level bootstrap "
+        f"over seeds and prompts, Benjamini-Hochberg q within each family ({fams}). Effects are in "
+        "percentage points for rates. Flags: collapsed (a model broke: degenerate replies), "
+        "few_seeds, small_n.",
+        "",
+    ]
+    for h in board["heatmaps"]:
+        if h["mode"] != "delta":
+            lines += [f"### {md_escape(h['base_model'])}: {md_escape(h['question'])}", ""]
+            lines += [f"![{md_escape(h['title'])}: {md_escape(h['base_model'])}]({h['file']})", ""]
+            continue
+        default = " (default)" if h["default"] else ""
+        lines += [
+            f"### {md_escape(h['base_model'])}: contrast {md_escape(h['view'])}{default}",
+            "",
+            md_escape(h["question"]),
+            "",
+            f"![{md_escape(h['title'])}: {md_escape(h['base_model'])}]({h['file']})",
+            "",
+        ]
+        heads = ["Row", "Seeds"] + [md_escape(metrics[c]["display_name"]) for c in h["columns"]]
+        lines.append("| " + " | ".join(heads) + " |")
+        lines.append("|" + "|".join(["---"] * 2 + ["---:"] * len(h["columns"])) + "|")
+        marks, reasons = reason_footnotes(h)
+        for i, row in enumerate(h["rows"]):
+            meta = h["row_meta"][i]
+            name = md_escape(row) + (" **⚠ collapsed**" if meta["collapsed"] else "")
+            cells = [name, str(meta["n_seeds"])]
+            for j in range(len(h["columns"])):
+                mark = marks[i][j]
+                text = f"n/a [{mark}]" if mark else md_escape(fmt_effect(h["statistics"][i][j]))
+                cells.append(f"**{text}**" if h["targets"][i][j] else text)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Bold: the row's own induced value (its target).", ""]
+        if reasons:
+            lines += ["Cells without a statistic, and why:", ""]
+            lines += [f"{k}. {md_escape(r)}" for k, r in enumerate(reasons, 1)] + [""]
+    return lines
 
 
 def _ingest_notes(board: dict) -> list[str]:

@@ -176,21 +176,28 @@ def test_build_writes_board_with_numbers_cis_and_crosstalk(built: Path):
     prov = json.loads((built / emp["provenance"]).read_text())
     assert prov["provenance"]["task_versions"] == {"vs_refusal": "1.0"}
     assert prov["source"]["line"] >= 1 and "samples" not in prov
-    # the crosstalk matrix: changes against the base arm of the same base model
-    (hm,) = board["heatmaps"]
-    assert hm["mode"] == "delta" and hm["baseline"] == "SmolLM2-135M-Instruct"
+    # the crosstalk matrix: the harness's contrast cells, default value arm - random control
+    views = {h["view"]: h for h in board["heatmaps"]}
+    assert set(views) == {"value-control", "vs-base", "value-prompt"}
+    hm = views["vs-base"]
+    assert hm["mode"] == "delta" and views["value-control"]["default"] and not hm["default"]
     assert (built / hm["file"]).read_text().lstrip().startswith("<?xml")
-    row = hm["rows"].index("SmolLM2-135M-Instruct+empathy")
-    assert hm["cells"][row][hm["columns"].index("expr_empathy")] == pytest.approx(0.60 - 0.20)
-    assert hm["cells"][row][hm["columns"].index("refusal_rate")] == pytest.approx(0.55 - 0.40)
-    # per-sample scores give paired intervals and FDR-adjusted significance (harness.matrix)
     ref = hm["columns"].index("refusal_rate")
+    row = hm["rows"].index("SmolLM2-135M-Instruct+empathy")
+    # the paired estimate over the per-sample scores (28 and 20 refusals of 50), which the
+    # interval and q belong to, not the difference of the stored aggregates (0.55 - 0.40)
+    assert hm["cells"][row][ref] == pytest.approx(28 / 50 - 20 / 50)
+    # per-sample scores give paired intervals and FDR-adjusted significance (harness.matrix)
     evil = hm["statistics"][hm["rows"].index(EVIL)][ref]
-    assert evil["paired"] and evil["n"] == 50 and evil["delta"] == pytest.approx(0.30)
+    assert evil["contrast"] == "value-base" and evil["n"] == 50 and evil["estimate"] == pytest.approx(0.30)
     assert evil["significant"] and evil["ci_low"] > 0
     control = hm["statistics"][hm["rows"].index("SmolLM2-135M-Instruct+random")][ref]
+    assert control["contrast"] == "control-base"
     assert not control["significant"] and control["ci_low"] <= 0 <= control["ci_high"]
-    assert hm["statistics"][row][hm["columns"].index("expr_empathy")] is None  # aggregates only
+    # aggregates only: no statistic, and the reason is kept
+    empathy = hm["statistics"][row][hm["columns"].index("expr_empathy")]
+    assert empathy["estimate"] is None and "aggregate only" in empathy["reason"]
+    assert hm["cells"][row][hm["columns"].index("expr_empathy")] is None
     # metrics present in results but not in the schema are reported, not dropped silently
     assert {"task": "vs_refusal", "metric": "refusal_rate_judge", "records": 5} in board["ingest"][
         "unused_metrics"
@@ -320,7 +327,9 @@ def test_duplicates_are_reported_and_conflicts_stop_the_build(store: Path, tmp_p
     assert "2 duplicated" in capsys.readouterr().out
     dups = json.loads((out / "results.json").read_text())["ingest"]["duplicates"]
     assert len(dups) == 2
-    assert dups[0]["copies"] == [f"{store}:1", f"{copy}:1"] and dups[0]["kept"] == f"{store}:1"
+    # published without the author's folders: the stores are named by their last folders
+    assert dups[0]["copies"] == ["<local>/run/results.jsonl:1", "<local>/copy/results.jsonl:1"]
+    assert dups[0]["kept"] == "<local>/run/results.jsonl:1"
 
     # a different result for the same model and task (another seed) is a conflict
     rerun = make_record(
@@ -351,7 +360,7 @@ def test_duplicates_are_reported_and_conflicts_stop_the_build(store: Path, tmp_p
     assert run_command([*argv, "--quiet", "--on-conflict", "latest"]) == 0
     board = json.loads((tmp_path / "c" / "results.json").read_text())
     (conflict,) = board["ingest"]["conflicts"]
-    assert conflict["resolution"] == f"used the latest ({other}:1)"
+    assert conflict["resolution"] == f"used the latest (<local>/{tmp_path.name}/other.jsonl:1)"
     emp = next(m for m in board["models"] if m["id"] == "SmolLM2-135M-Instruct+empathy")
     assert emp["scores"]["refusal_rate"]["value"] == 0.9
 
@@ -457,8 +466,9 @@ def test_board_from_real_scoring_runs(tiny_model_path: Path, tmp_path: Path):
         score = entry["scores"]["sycophancy_rate"]
         assert score["value"] == stored[entry["id"]]["metrics"]["sycophancy_rate"]["value"]
         assert score["n"] == 4 and (out / score["provenance"]).is_file()
-    (hm,) = board["heatmaps"]
-    assert hm["mode"] == "delta" and hm["baseline"] == "tiny" and hm["rows"] == ["tiny+empathy"]
+    (hm,) = [h for h in board["heatmaps"] if h["default"]]
+    assert hm["mode"] == "delta" and hm["view"] == "vs-base" and hm["rows"] == ["tiny+empathy"]
     # same weights under two ids: no change, and the paired statistics say so
     stat = hm["statistics"][0][hm["columns"].index("sycophancy_rate")]
-    assert stat["paired"] and stat["n"] == 4 and stat["delta"] == 0 and not stat["significant"]
+    assert stat["reference"] == "tiny" and stat["n"] == 4 and stat["estimate"] == 0
+    assert not stat["significant"]

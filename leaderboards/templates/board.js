@@ -32,3 +32,13 @@ document.querySelectorAll("table.sortable").forEach((table) => {
     if (button) button.addEventListener("click", () => sortTable(table, th, index));
   });
 });
+// Contrast picker: one radio group per base model shows that contrast's heatmap and effects table.
+document.querySelectorAll("section.family").forEach((family) => {
+  family.querySelectorAll(".contrast-picker input[type=radio]").forEach((radio) => {
+    radio.addEventListener("change", () => {
+      family.querySelectorAll("div.view").forEach((view) => {
+        view.hidden = view.dataset.view !== radio.value;
+      });
+    });
+  });
+});
