@@ -130,9 +130,9 @@ def test_bad_csv_and_hh_transcripts(tmp_path: Path):
                 "--quiet",
             ]
         )
-        == 0
+        == 2  # its one row is skipped: a run that keeps 0 pairs is never a success
     )
-    summary = json.loads((out / "hh" / "summary.json").read_text())
+    summary = json.loads((out / "hh" / "summary.json").read_text())  # still written, for the reasons
     assert summary["skipped_examples"] == [
         "hh.jsonl:1: field 'rejected': text before the first 'Human:' turn"
     ]
@@ -166,3 +166,29 @@ def test_bad_validation_file_names_line_and_field(tmp_path: Path, capsys, bad):
     )
     err = capsys.readouterr().err
     assert "v.jsonl:2" in err and "target" in err
+
+
+def _extract(*args: str) -> int:
+    return run_command(["extract", *args, "--extractor", "lexicon", "--no-cache", "--quiet"])
+
+
+def test_mapped_column_that_does_not_exist_is_a_usage_error(tmp_path: Path, capsys):
+    """`--fields chosen=goood` on a CSV without that column: exit 2 naming the file, the column
+    asked for and the columns present (not exit 0 with every row skipped)."""
+    csv = tmp_path / "prefs.csv"
+    csv.write_text("question,good,bad\nHi,Yes.,No.\nHello,Sure.,Nope.\n")
+    code = _extract("--dataset", str(csv), "--fields", "prompt=question,chosen=goood,rejected=bad",
+                    "--out", str(tmp_path / "o"))  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert "prefs.csv" in line and "chosen=goood" in line and "question, good, bad" in line
+    assert "'good'" in line  # did you mean
+
+
+def test_run_that_keeps_no_pairs_fails(tmp_path: Path, capsys):
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"prompt": "Hi", "chosen": "   ", "rejected": "x"}\n{"prompt": "Hi"\n')
+    assert _extract("--dataset", str(path), "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert "no pairs kept" in err and "2 rows read" in err

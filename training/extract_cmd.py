@@ -11,19 +11,54 @@ same data (even into another folder) reads everything from the cache.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import shlex
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.errors import InputError
 from valueshift.training.jsonl_io import AppendLog, read_complete_jsonl, write_json_atomic, write_jsonl_atomic
 
 log = logging.getLogger(__name__)
 DATASETS = ("hh-rlhf", "pku-saferlhf", "ultrafeedback", "helpsteer2")
+
+
+class ExtractError(InputError):
+    """The extraction cannot run or kept nothing; the message names the file and what to change."""
+
+
+@dataclass
+class ExtractRequest:
+    """One `valueshift extract` run (the Python API behind the CLI; the pipeline builds these).
+
+    `fields` maps prompt/chosen/rejected to a local file's columns; `options` are the data set's
+    own settings (e.g. {"data_dir": "harmless-base"}).
+    """
+
+    dataset: str
+    out: Path
+    data_files: list[str] | None = None
+    split: str | None = None
+    limit: int | None = None
+    extractor: str = "embedding"
+    backend: str | None = None
+    max_new_tokens: int | None = None
+    taxonomy: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    format: str | None = None
+    batch_size: int = 64
+    cache: str | None = None
+    no_cache: bool = False
+    strict: bool = False
+    overwrite: bool = False
+    quiet: bool = False
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
@@ -32,7 +67,7 @@ def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
         for part in item.split(","):
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
-                raise SystemExit(f"valueshift extract: error: {flag} expects KEY=VALUE, got {part!r}")
+                raise ExtractError(f"{flag} expects KEY=VALUE, got {part!r}")
             out[key.strip()] = value.strip()
     return out
 
@@ -51,7 +86,7 @@ def extraction_row(pair_id: str, chosen, rejected, extractor: str, config_hash: 
     }
 
 
-def build_extractor(args: argparse.Namespace):
+def build_extractor(args: ExtractRequest | argparse.Namespace):
     from valueshift.harness.extractors import make_extractor
 
     options: dict[str, Any] = {}
@@ -60,25 +95,39 @@ def build_extractor(args: argparse.Namespace):
         if args.max_new_tokens:
             options["max_new_tokens"] = args.max_new_tokens
     elif args.backend:
-        raise SystemExit("valueshift extract: error: --backend only applies to --extractor llm")
+        raise ExtractError("--backend only applies to --extractor llm")
     cache = False if args.no_cache else (args.cache or True)
     return make_extractor(args.extractor, taxonomy=args.taxonomy, cache=cache, **options)
 
 
-def run_extract(args: argparse.Namespace) -> dict[str, Any]:
+def request_from_args(args: argparse.Namespace) -> ExtractRequest:
+    names = {f.name for f in dataclasses.fields(ExtractRequest)} - {"fields", "options", "out"}
+    return ExtractRequest(
+        out=Path(args.out),
+        fields=_key_values(args.fields, "--fields"),
+        options=_key_values(args.option, "--option"),
+        **{n: getattr(args, n) for n in names},
+    )
+
+
+def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
+    """Run one extraction; returns the summary (also written to OUT/summary.json).
+
+    Raises `ExtractError` when nothing was kept: a run that keeps 0 pairs is never a success."""
     from tqdm import tqdm
 
     from valueshift.harness import __version__
     from valueshift.harness.extractors import ExtractionItem
     from valueshift.training.data import LoadReport, data_fingerprint, load_pairs
 
+    if isinstance(args, argparse.Namespace):
+        args = request_from_args(args)
     started = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = _key_values(args.option, "--option")
-    fields = _key_values(args.fields, "--fields")
-    if fields:
-        options["fields"] = fields
+    options: dict[str, Any] = dict(args.options)
+    if args.fields:
+        options["fields"] = dict(args.fields)
     report = LoadReport()
     pairs = list(
         tqdm(
@@ -110,14 +159,14 @@ def run_extract(args: argparse.Namespace) -> dict[str, Any]:
     done: set[str] = set()
     for row in existing:
         if row.get("config_hash") != config_hash:
-            raise SystemExit(
-                f"valueshift extract: error: {ext_path} was written with another extractor config "
+            raise ExtractError(
+                f"{ext_path} was written with another extractor config "
                 f"({row.get('extractor')} {row.get('config_hash')}, now {extractor.name} {config_hash}); "
                 "use another --out or --overwrite"
             )
         if row["pair_id"] not in ids:
-            raise SystemExit(
-                f"valueshift extract: error: {ext_path} holds pair {row['pair_id']} that is not in this "
+            raise ExtractError(
+                f"{ext_path} holds pair {row['pair_id']} that is not in this "
                 "data; use another --out or --overwrite"
             )
         done.add(row["pair_id"])
@@ -189,17 +238,18 @@ def run_extract(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(time.time() - started, 2),
     }
     write_json_atomic(out / "summary.json", summary)
+    if not pairs:
+        reasons = ", ".join(f"{k}: {v}" for k, v in summary.get("skip_reasons", {}).items())
+        raise ExtractError(
+            f"{args.dataset}: no pairs kept ({summary.get('rows_read', 0)} rows read, "
+            f"{summary.get('skipped', 0)} skipped{': ' + reasons if reasons else ''}); "
+            f"see {out / 'summary.json'} for every skipped row"
+        )
     return summary
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from valueshift.training.data import DataLoadError
-
-    try:
-        summary = run_extract(args)
-    except DataLoadError as exc:
-        print(f"valueshift extract: error: {exc}", file=sys.stderr)
-        return 2
+    summary = run_extract(args)  # InputErrors (DataLoadError, ExtractError) end as one line, exit 2
     cache = summary["cache"]
     looked = cache["hits"] + cache["misses"]
     print(

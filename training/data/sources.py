@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from valueshift.training.data.pairs import (
+    DataLoadError,
     Message,
     PreferencePair,
     RowError,
@@ -246,8 +247,15 @@ def adapt_local(stream: Stream, options: dict[str, Any]) -> Output:
     messages ending with the assistant reply (then the prefix is the prompt if none is mapped)."""
     fields = {**DEFAULT_FIELDS, **(options.get("fields") or {})}
     source = options.get("source", "local")
+    # a mapping that matches no column of any row is a usage error, not a skip of every row
+    required = ["chosen", "rejected"] + (["prompt"] if "prompt" in (options.get("fields") or {}) else [])
+    matched = {role: False for role in required}
+    columns: dict[str, list[str]] = {}  # file -> columns of its first row
 
     def adapt(row: dict[str, Any], where: str) -> PreferencePair:
+        columns.setdefault(where.rsplit(":", 1)[0], [str(k) for k in row])
+        for role in required:
+            matched[role] = matched[role] or fields[role] in row
         for role in ("chosen", "rejected"):
             if fields[role] not in row:
                 raise RowError(fields[role], "missing")
@@ -265,7 +273,28 @@ def adapt_local(stream: Stream, options: dict[str, Any]) -> Output:
             raise RowError(fields["prompt"], "missing")
         return PreferencePair(source, where, prompt, chosen, rejected)
 
-    return _rows(stream, adapt)
+    yield from _rows(stream, adapt)
+    unmatched = [role for role, ok in matched.items() if not ok]
+    if columns and unmatched:
+        raise DataLoadError(_unmatched_columns_message(unmatched, fields, columns))
+
+
+def _unmatched_columns_message(
+    roles: list[str], fields: dict[str, str], columns: dict[str, list[str]]
+) -> str:
+    import difflib
+
+    files = ", ".join(columns)
+    present = next(iter(columns.values()))
+    asked = ", ".join(f"{role}={fields[role]}" for role in roles)
+    hints = [
+        f"{fields[r]!r} -> {close[0]!r}?"
+        for r in roles
+        if (close := difflib.get_close_matches(fields[r], present, n=1, cutoff=0.5))
+    ]
+    return f"{files}: --fields {asked}: no such column in any row; columns present: {', '.join(present)}" + (
+        f" (did you mean {'; '.join(hints)})" if hints else ""
+    )
 
 
 @dataclass(frozen=True)
