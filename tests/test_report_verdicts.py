@@ -158,3 +158,5 @@ def test_instrument_cards_are_shown_next_to_their_metrics():
     text = render_report(build_matrix(recs, MatrixConfig(columns=COLUMNS, **FAST)))
     assert "refusal_rate: refusal-rules v2; precision 0.93, recall 0.88 (on=xstest, n=450)" in text
     assert "anthro_score: no instrument card in the records; quality not measured" in text
+    assert "(refusal-rules v2: precision 0.93, recall 0.88)" in text  # next to the number itself
+    assert "MDE" in text and "(instrument not measured)" in text

@@ -88,6 +88,18 @@ def describe(metric: str, cards: dict[str, dict]) -> str:
     return f"{head}; " + ", ".join(figures) + (f" ({', '.join(where)})" if where else "")
 
 
+def short(metric: str, cards: dict[str, dict]) -> str:
+    """`refusal-rules v2: precision 0.93, recall 0.88` or `instrument not measured`: for the line
+    that shows the number."""
+    card = cards.get(metric)
+    if card is None:
+        return "instrument not measured"
+    name = card.get("detector") or card.get("name") or card.get("instrument") or "detector"
+    version = f" v{card['version']}" if card.get("version") else ""
+    figures = [f"{k} {v:.2f}" for k, v in _quality(card).items() if k in QUALITY_KEYS]
+    return f"{name}{version}: " + (", ".join(figures) if figures else "not measured")
+
+
 def judge_unparsed(records: Iterable[ResultRecord]) -> list[str]:
     """`model task: judge_unparsed_rate 4%` for every record that reports unparsed judge replies."""
     out = []

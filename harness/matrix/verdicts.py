@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 from valueshift.harness.matrix.cells import ContrastCell, Statistics, format_effect
 from valueshift.harness.matrix.groups import Row
+from valueshift.harness.matrix.instruments import cards_by_metric, short
 from valueshift.harness.matrix.taxonomy_use import RunTaxonomy, load_run_taxonomy, target_metric
 
 HOLDS, PARTLY, NOT_SUPPORTED = "holds", "partly holds", "not supported"
@@ -135,7 +136,12 @@ def _decomposition(stats: Statistics, row: Row, metric: str) -> str:
 def _evidence(stats: Statistics, row: Row, cell: ContrastCell | None, label: str) -> str:
     col = stats.column(cell.metric) if cell else None
     mde = f", MDE {100 * cell.mde:.0f} pp" if cell is not None and cell.mde is not None else ""
-    return f"`{row.model_id}` {label}: {format_effect(cell, col)}{mde}"
+    instrument = f" ({short(cell.metric, _cards(stats))})" if cell is not None else ""
+    return f"`{row.model_id}` {label}: {format_effect(cell, col)}{mde}{instrument}"
+
+
+def _cards(stats: Statistics) -> dict[str, dict]:
+    return cards_by_metric(r for run in stats.runs.values() for r in run.records.values())
 
 
 def _value_rows(stats: Statistics) -> list[Row]:
