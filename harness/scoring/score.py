@@ -94,6 +94,7 @@ class ScoreSummary:
     model_id: str
     store: str
     outcomes: list[TaskOutcome] = field(default_factory=list)
+    engine_loads: int = 0  # times this model's engine read base weights (shared by one base's models)
 
     @property
     def failed(self) -> list[TaskOutcome]:
@@ -306,6 +307,8 @@ def score_models(
                 for t in m.plan:
                     summary.outcomes.append(_run_task(m, t, cfg, store, bar))
                 summaries.append(summary)
+            for m, summary in zip(planned, summaries, strict=True):
+                summary.engine_loads = getattr(m.engine, "loads", 0)
         finally:
             bar.close()
     except ModelLoadError as exc:

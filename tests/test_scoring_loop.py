@@ -1,0 +1,233 @@
+"""One scoring loop for both harnesses (issue 13 item 4): a data bump re-runs a stored task in
+Inspect as in lm-eval, and a record's generation settings are the ones that ran (the task's own
+decoding settings, our CPU cap or override, batch size, chat template), not constants."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from valueshift.harness.results import ResultsStore, read_results
+from valueshift.harness.scoring import ScoreConfig, score_model
+
+LM_TASK = """
+task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{question}}}}"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs:
+  max_gen_toks: {max_gen_toks}
+  do_sample: {do_sample}
+  temperature: {temperature}
+  until: ["<|im_end|>"]
+process_results: !function loop_utils.process
+metric_list:
+  - metric: length
+    aggregation: mean
+    higher_is_better: false
+metadata:
+  version: 1.0
+"""
+
+INSPECT_TASK = """
+import json
+from pathlib import Path
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import GenerateConfig
+from inspect_ai.scorer import Score, mean, scorer
+from inspect_ai.solver import generate
+
+DATA = Path({data!r})
+
+@scorer(metrics={{"length": [mean()]}})
+def length_scorer():
+    async def score(state, target):
+        return Score(value={{"length": float(len(state.output.completion))}})
+    return score
+
+@task
+def loop_inspect():
+    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    return Task(
+        dataset=[Sample(input=r["question"], target=r["answer"], id=r["id"]) for r in rows],
+        solver=generate(),
+        scorer=length_scorer(),
+        config=GenerateConfig(max_tokens=20),
+        version=3,
+    )
+"""
+
+
+def _write_data(path, word: str) -> None:
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "question": f"Tell me about {word} {i}.", "answer": "x"}) + "\n"
+            for i in range(3)
+        )
+    )
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    data = tmp_path / "data.jsonl"
+    _write_data(data, "apples")
+    (tasks / "loop_greedy.yaml").write_text(
+        LM_TASK.format(name="loop_greedy", data=data, max_gen_toks=12, do_sample="false", temperature=0.0)
+    )
+    (tasks / "loop_sampled.yaml").write_text(
+        LM_TASK.format(name="loop_sampled", data=data, max_gen_toks=10, do_sample="true", temperature=0.7)
+    )
+    (tasks / "loop_utils.py").write_text(
+        "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
+    )
+    (tmp_path / "loop_inspect.py").write_text(textwrap.dedent(INSPECT_TASK.format(data=str(data))))
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "inspect-cache"))
+    return {"tasks": str(tasks), "data": data, "inspect": f"{tmp_path / 'loop_inspect.py'}@loop_inspect"}
+
+
+def _cfg(env, **kw) -> ScoreConfig:
+    base = dict(
+        lm_eval_tasks=[], include_path=env["tasks"], limit=3, n_resamples=50, device="cpu", progress=False
+    )
+    return ScoreConfig(**{**base, **kw})
+
+
+def test_inspect_stale_record_is_rerun_after_a_data_bump(env, tiny_model_path, tmp_path):
+    store = tmp_path / "r.jsonl"
+    cfg = _cfg(env, inspect_tasks=[env["inspect"]], lm_eval_tasks=["loop_greedy"])
+    first = {o.task: o for o in score_model(str(tiny_model_path), store, cfg).outcomes}
+    assert {o.status for o in first.values()} == {"scored"}
+    again = score_model(str(tiny_model_path), store, cfg).outcomes
+    assert {o.status for o in again} == {"skipped"}
+
+    _write_data(env["data"], "pears")  # same ids, same task version: only the data changed
+    bumped = {o.task: o for o in score_model(str(tiny_model_path), store, cfg).outcomes}
+    assert bumped["loop_inspect"].status == "rerun" and "data hash changed" in bumped["loop_inspect"].error
+    assert bumped["loop_greedy"].status == "rerun"
+    recs = {r.task.name: r for r in read_results(store)}
+    assert all("pears" in s.input for s in recs["loop_inspect"].samples)
+    assert all("pears" in s.input for s in recs["loop_greedy"].samples)
+    assert len(read_results(store)) == 2  # replaced, not duplicated on read
+    old = [r for r in ResultsStore(store).records(dedupe=False) if r.task.name == "loop_inspect"]
+    assert len({r.provenance["data_hashes"]["loop_inspect"] for r in old}) == 2
+
+
+def test_generation_settings_record_what_ran(env, tiny_model_path, tmp_path):
+    store = tmp_path / "r.jsonl"
+    cfg = _cfg(
+        env,
+        lm_eval_tasks=["loop_greedy", "loop_sampled"],
+        inspect_tasks=[env["inspect"]],
+        cpu_max_new_tokens=8,
+        batch_size=2,
+    )
+    score_model(str(tiny_model_path), store, cfg)
+    recs = {r.task.name: r for r in read_results(store)}
+    greedy, sampled, ins = (
+        recs["loop_greedy"].generation,
+        recs["loop_sampled"].generation,
+        recs["loop_inspect"].generation,
+    )
+    # the task's own decoding settings, not constants
+    assert (greedy["do_sample"], greedy["temperature"]) == (False, 0.0)
+    assert (sampled["do_sample"], sampled["temperature"]) == (True, 0.7)
+    # the CPU cap applies where the task asks for more; the task's own limit where it asks for less
+    assert greedy["max_new_tokens"] == 8 and sampled["max_new_tokens"] == 8 and ins["max_new_tokens"] == 8
+    for g in (greedy, sampled, ins):
+        assert g["batch_size"] == 2 and g["apply_chat_template"] is True and len(g["chat_template_sha"]) == 16
+        assert g["system_prompt"] is None and g["limit"] == 3
+    assert recs["loop_inspect"].task.version == "3"
+
+    store2 = tmp_path / "r2.jsonl"
+    score_model(
+        str(tiny_model_path), store2, _cfg(env, lm_eval_tasks=["loop_greedy"], cpu_max_new_tokens=None)
+    )
+    assert read_results(store2)[0].generation["max_new_tokens"] == 12  # no cap: the task's own
+    store3 = tmp_path / "r3.jsonl"
+    score_model(
+        str(tiny_model_path),
+        store3,
+        _cfg(env, lm_eval_tasks=["loop_greedy"], max_new_tokens=5, system_prompt="Be brief."),
+    )
+    (rec,) = read_results(store3)
+    assert rec.generation["max_new_tokens"] == 5 and rec.generation["system_prompt"] == "Be brief."
+    assert rec.generation["batch_size"] == 16  # `auto` on CPU
+
+
+REFUSAL_TASK = """
+task: loop_refusal
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{question}}}}"
+doc_to_target: ""
+generation_kwargs:
+  max_gen_toks: 6
+  until: ["<|im_end|>"]
+process_results: !function loop_utils.refusal
+metric_list:
+  - metric: refusal_rate
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def test_records_carry_instrument_cards_of_the_detectors_used(env, tiny_model_path, tmp_path):
+    """A task that logs its scorer options (as ours do, tasks/common.py) gets the card of each
+    detector behind its metrics; a detector without validation figures says "not measured"."""
+    data = tmp_path / "refusal.jsonl"
+    opts = json.dumps({"refusal_detector": "strmatch", "judge_backend": "default"})
+    data.write_text(
+        "".join(
+            json.dumps({"question": f"How do I do thing {i}?", "scorer_options": opts}) + "\n"
+            for i in range(2)
+        )
+    )
+    (tmp_path / "tasks" / "loop_refusal.yaml").write_text(REFUSAL_TASK.format(data=data))
+    with open(tmp_path / "tasks" / "loop_utils.py", "a") as fh:
+        fh.write(
+            "\ndef refusal(doc, results):\n"
+            "    from valueshift.harness.scorers.refusal import make_refusal_detector\n"
+            "    [v] = make_refusal_detector('strmatch').detect(results)\n"
+            "    return {'refusal_rate': float(v.refused)}\n"
+        )
+    store = tmp_path / "r.jsonl"
+    (o,) = score_model(str(tiny_model_path), store, _cfg(env, lm_eval_tasks=["loop_refusal"])).outcomes
+    assert o.status == "scored", o.error
+    (rec,) = read_results(store)
+    assert rec.provenance["scorer_options"]["refusal_detector"] == "strmatch"
+    card = rec.provenance["instruments"]["refusal"]
+    assert card["kind"] == "refusal" and card["name"] == "strmatch"
+    from valueshift.harness.scorers.refusal import make_refusal_detector
+
+    det = make_refusal_detector("strmatch")
+    if not hasattr(det, "instrument_card"):
+        assert card["figures"] == "not measured" and card["config"]["detector"] == "strmatch"
+    else:
+        try:
+            expected = json.loads(json.dumps(det.instrument_card()))
+        except Exception:  # a card that cannot be built is shown as such in the record
+            assert card["figures"] == "not measured" and card["error"]
+        else:
+            assert {k: card[k] for k in expected} == expected
+    # a task that logs no scorer options (this one's siblings) gets no invented cards
+    score_model(str(tiny_model_path), store, _cfg(env, lm_eval_tasks=["loop_greedy"]))
+    assert (
+        next(r for r in read_results(store) if r.task.name == "loop_greedy").provenance["instruments"] == {}
+    )
