@@ -1,5 +1,9 @@
 """`valueshift subsets`: carve per-value DPO training sets out of `valueshift extract` output by
-the XOR rule, write DIR2/<value>.jsonl and DIR2/counts.csv, and print the paper's counts table."""
+the XOR rule, write DIR2/<value>.jsonl and DIR2/counts.csv, and print the paper's counts table.
+
+It also diagnoses each subset (training/subset_diagnostics.py): share of flipped pairs, the most
+frequent phrases on the rewarded side, the length difference between sides, and warnings when a
+subset is dominated by hedging or refusals; written to DIR2/diagnostics.json and printed."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import sys
 from pathlib import Path
 
 from valueshift.training.jsonl_io import read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+from valueshift.training.subset_diagnostics import DiagnosticsConfig, SubsetDiagnostics, diagnose_all
 from valueshift.training.subsets import Subsets, build_subsets
 
 
@@ -20,12 +25,54 @@ def print_counts_table(subsets: Subsets, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    table.add_column("Dataset")
+    table.add_column("value")
     for col in ("Chosen", "Rejected", "Total"):
         table.add_column(col, justify="right")
     for c in subsets.table():
         table.add_row(c.value, f"{c.chosen:,}", f"{c.rejected:,}", f"{c.total:,}")
     Console(width=100).print(table)
+
+
+def print_diagnostics(diags: list[SubsetDiagnostics]) -> None:
+    """One table of the figures, then each value's top phrases and warnings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.0f}%"
+
+    table = Table(title="What each subset rewards (rewarded = the side DPO trains towards)")
+    table.add_column("value")
+    for col in (
+        "pairs",
+        "flipped",
+        "words rew.",
+        "words other",
+        "rew. longer",
+        "hedging",
+        "refusal",
+        "degen.",
+    ):
+        table.add_column(col, justify="right")
+    for d in sorted(diags, key=lambda d: (-d.pairs, d.value)):
+        words = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+        table.add_row(
+            d.value, f"{d.pairs:,}", pct(d.flipped_share), words(d.rewarded_words_mean), words(d.other_words_mean),
+            pct(d.rewarded_longer_share), pct(d.hedging_share), pct(d.refusal_share), pct(d.degenerate_share),
+        )  # fmt: skip
+    console = Console(width=110)
+    console.print(table)
+    for d in sorted(diags, key=lambda d: (-d.pairs, d.value)):
+        if d.top_phrases:
+            phrases = ", ".join(
+                f'"{p["phrase"]}" {pct(p["rewarded_share"])}/{pct(p["other_share"])}'
+                for p in d.top_phrases[:5]
+            )
+            console.print(
+                f"{d.value}: top phrases (rewarded/other): {phrases}", highlight=False, soft_wrap=True
+            )
+        for w in d.warnings:
+            console.print(f"warning: {d.value}: {w}", highlight=False, soft_wrap=True)
 
 
 def cmd_subsets(args: argparse.Namespace) -> int:
@@ -85,13 +132,25 @@ def cmd_subsets(args: argparse.Namespace) -> int:
     )
     extractor = summary.get("extractor", {}).get("name", "?")
     print_counts_table(subsets, f"XOR value subsets: {len(pairs):,} pairs, {extractor} extractor")
+    cfg = DiagnosticsConfig()
+    diags = diagnose_all({v: subsets.rows[v] for v in values}, cfg)
+    write_json_atomic(
+        out / "diagnostics.json",
+        {
+            "config": cfg.to_dict(),
+            "refusal_detector": "strmatch (harness/scorers/refusal.py)",
+            "degenerate_detector": "harness/scorers/degenerate.py",
+            "values": {d.value: d.to_dict() for d in diags},
+        },
+    )
+    print_diagnostics(diags)
     if subsets.missing_extractions:
         print(
             f"warning: {subsets.missing_extractions} pairs have no extraction yet (an unfinished "
             f"`valueshift extract`); they are left out",
             file=sys.stderr,
         )
-    print(f"wrote {len(values)} subsets and counts.csv to {out}")
+    print(f"wrote {len(values)} subsets, counts.csv and diagnostics.json to {out}")
     return 0
 
 

@@ -39,6 +39,22 @@ def add_induce_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="override any recipe key, e.g. --set beta=0.2 --set lora_r=8 (repeatable)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="train one run per training seed into OUT/seed-K (sets the recipe's seed, data_seed and "
+        "subset_seed to K); each is resumable and skipped once finished. Default: one run in OUT with "
+        "the recipe's seeds",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: the recipe's `threads`, else OMP_NUM_THREADS, else the free cores)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output checkpoint folder (re-run to resume)")
     p.add_argument("--force", action="store_true", help="discard an existing run in --out and start over")
 
@@ -60,29 +76,42 @@ def cmd_induce(args: argparse.Namespace) -> int:
             overrides=parse_set_option(args.set),
             out=args.out,
             force=args.force,
+            threads=args.threads,
         )
-        result = induce(req)
+        if args.seeds is None:
+            results = [induce(req)]
+        else:
+            from valueshift.training.induce.seeds import check_seeds, induce_seeds
+
+            try:
+                seeds = check_seeds(args.seeds)
+            except ValueError as exc:
+                raise InductionError(f"--seeds: {exc}") from exc
+            results = induce_seeds(req, seeds)
     except (InductionError, RecipeError, DataError) as exc:
         print(f"valueshift induce: error: {exc}", file=sys.stderr)
         return 2
-    m = result.provenance.get("metrics", {})
-    print(
-        json.dumps(
-            {
-                "out": str(result.out),
-                "status": result.status,
-                "arm": result.provenance.get("arm"),
-                "value": result.provenance.get("value"),
-                "train_pairs": result.provenance.get("subset", {}).get("size"),
-                "global_step": m.get("global_step"),
-                "rewards_margins_first": m.get("rewards_margins_first"),
-                "rewards_margins_last": m.get("rewards_margins_last"),
-                "wall_time_s": result.provenance.get("wall_time_s"),
-            },
-            indent=2,
-        )
-    )
+    summaries = [_summary(r) for r in results]
+    print(json.dumps(summaries[0] if args.seeds is None else summaries, indent=2))
     return 0
+
+
+def _summary(result) -> dict:
+    prov = result.provenance
+    m = prov.get("metrics", {})
+    return {
+        "out": str(result.out),
+        "status": result.status,
+        "arm": prov.get("arm"),
+        "value": prov.get("value"),
+        "training_seed": prov.get("training_seed"),
+        "train_pairs": prov.get("subset", {}).get("size"),
+        "global_step": m.get("global_step"),
+        "rewards_margins_first": m.get("rewards_margins_first"),
+        "rewards_margins_last": m.get("rewards_margins_last"),
+        "threads": (prov.get("threads") or {}).get("threads"),
+        "wall_time_s": prov.get("wall_time_s"),
+    }
 
 
 def register(subparsers) -> None:

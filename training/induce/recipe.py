@@ -39,6 +39,9 @@ RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 DEFAULT_RECIPE = "default"
 MODEL_STAGES = ("base", "sft", "instruct")
 DEFAULT_MODEL_ALIAS = "default"  # the embedded SmolLM2-135M-Instruct
+# Keys that say how this machine runs the recipe, not what is trained: left out of the run's
+# fingerprint, so a run resumed with another thread count is still the same run.
+RUN_LOCAL_KEYS = ("threads",)
 
 
 class RecipeError(InputError):
@@ -102,6 +105,31 @@ class InductionArguments:
         default=False,
         metadata={"help": "Keep the intermediate trainer checkpoints (checkpoint-N) once training finished."},
     )
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "CPU threads for training (null or 0: OMP_NUM_THREADS if set, else the free cores = cores minus "
+            "the current load, at least 1; see valueshift.harness.threads). Recorded in provenance."
+        },
+    )
+    collapse_check_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Every this many optimizer steps, generate greedy replies to a few training prompts and measure "
+            "their degenerate rate (harness/scorers/degenerate.py); stop training and restore the last adapter "
+            "that passed when it exceeds the base model's rate by collapse_max_increase. 0: off."
+        },
+    )
+    collapse_probe_prompts: int = field(
+        default=4, metadata={"help": "How many training prompts the collapse check generates for."}
+    )
+    collapse_probe_tokens: int = field(
+        default=48, metadata={"help": "New tokens per collapse-check reply (greedy)."}
+    )
+    collapse_max_increase: float = field(
+        default=0.25,
+        metadata={"help": "Degenerate-rate increase over the base model (0-1) that stops training."},
+    )
 
     def __post_init__(self) -> None:
         if self.model_stage not in MODEL_STAGES:
@@ -110,6 +138,10 @@ class InductionArguments:
             )
         if self.max_pairs is not None and self.max_pairs < 1:
             raise RecipeError(f"max_pairs must be >= 1, got {self.max_pairs}")
+        if self.threads is not None and self.threads < 0:
+            raise RecipeError(f"threads must be >= 1 (or 0 / null for automatic), got {self.threads}")
+        if self.collapse_check_steps < 0 or self.collapse_probe_prompts < 1:
+            raise RecipeError("collapse_check_steps must be >= 0 and collapse_probe_prompts >= 1")
 
 
 @dataclass

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.threads import apply_threads, choose_threads
+from valueshift.training.induce.arms import ARMS
 from valueshift.training.induce.data import (
     DataError,
     PairsFile,
@@ -44,11 +46,10 @@ from valueshift.training.induce.provenance import (
     valueshift_version,
     write_json_atomic,
 )
-from valueshift.training.induce.recipe import DEFAULT_MODEL_ALIAS, Recipe, load_recipe
+from valueshift.training.induce.recipe import DEFAULT_MODEL_ALIAS, RUN_LOCAL_KEYS, Recipe, load_recipe
 
 log = logging.getLogger(__name__)
 
-ARMS = ("value", "random_control", "system_prompt_only")
 REQUEST_FILE = "induce_request.json"
 METRICS_FILE = "metrics.jsonl"
 TRAIN_PAIRS_FILE = "train_pairs.jsonl"
@@ -60,7 +61,16 @@ class InductionError(RuntimeError):
 
 @dataclass
 class InductionRequest:
-    """One `valueshift induce` run."""
+    """One `valueshift induce` run (the Python API behind the CLI; the demo pipeline builds these).
+
+    - `seed`: the training seed. When set it overrides the recipe's `seed`, `data_seed` and
+      `subset_seed` (LoRA init, data order, and the seeded pair sample / random-control draw), so
+      runs with different seeds are independent replicates. None keeps the recipe's seeds.
+    - `seed_group`: the name of the experiment the run replicates, without the seed (recorded in
+      provenance for the matrix to group seeds; default: the --out folder's name).
+    - `threads`: CPU threads (None: `valueshift.harness.threads.choose_threads`; the recipe's
+      `threads` key, OMP_NUM_THREADS, then the free cores).
+    """
 
     value: str
     out: Path
@@ -72,6 +82,9 @@ class InductionRequest:
     max_steps: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     force: bool = False
+    seed: int | None = None
+    seed_group: str | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -114,6 +127,10 @@ def _load_recipe_for(req: InductionRequest) -> Recipe:
         overrides["model_name_or_path"] = req.model
     if req.max_steps is not None:
         overrides["max_steps"] = req.max_steps
+    if req.seed is not None:
+        overrides.update(seed=req.seed, data_seed=req.seed, subset_seed=req.seed)
+    if req.threads is not None:
+        overrides["threads"] = req.threads
     return load_recipe(req.recipe, overrides, output_dir=str(req.out))
 
 
@@ -188,6 +205,15 @@ def _select_rows(req: InductionRequest, recipe: Recipe) -> tuple[list[dict[str, 
         block["selection"] = "value subset" + (" (seeded sample)" if n < len(subset.rows) else "")
     block["pair_ids_sha256"] = _ids_hash(rows)
     return rows, block
+
+
+def _fingerprint_recipe(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as recorded in induce_request.json: run-local keys (threads) are left out, so a
+    run resumed with another thread count is the same run."""
+    d = json.loads(json.dumps(recipe.to_dict(), default=str))
+    for key in RUN_LOCAL_KEYS:
+        d["induction"].pop(key, None)
+    return d
 
 
 def _ids_hash(rows: list[dict[str, Any]]) -> str:
@@ -351,6 +377,7 @@ def induce(req: InductionRequest) -> InductionResult:
     eval_sp = True if req.arm == "system_prompt_only" else recipe.induction.eval_system_prompt
     model_path = resolve_model_path(recipe.model.model_name_or_path)
     _check_model_code(model_path, recipe)
+    threads = apply_threads(choose_threads(recipe.induction.threads))
 
     rows, subset_block = _select_rows(req, recipe)
     fingerprint = {
@@ -359,7 +386,7 @@ def induce(req: InductionRequest) -> InductionResult:
         "model": recipe.model.model_name_or_path,
         "subset_sha256": subset_block["sha256"],
         "pair_ids_sha256": subset_block.get("pair_ids_sha256"),
-        "recipe": json.loads(json.dumps(recipe.to_dict(), default=str)),
+        "recipe": _fingerprint_recipe(recipe),
     }
     finished = _prepare_out_dir(req, fingerprint)
     if finished is not None:
@@ -385,6 +412,11 @@ def induce(req: InductionRequest) -> InductionResult:
             "data_seed": recipe.training.data_seed,
             "subset_seed": recipe.induction.subset_seed,
         },
+        # For the matrix (harness/matrix) to aggregate replicates: runs with the same seed_group
+        # differ only in their training seed. None for the untrained system-prompt-only arm.
+        "training_seed": None if req.arm == "system_prompt_only" else int(recipe.training.seed),
+        "seed_group": req.seed_group or req.out.name,
+        "threads": threads.to_dict(),
         "packages": package_versions(),
         "metrics": {},
         "weights": "none",
@@ -404,8 +436,9 @@ def induce(req: InductionRequest) -> InductionResult:
 
 def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, started) -> InductionResult:
     from transformers import AutoModelForCausalLM
-    from trl import DPOTrainer
     from trl.trainer.utils import get_peft_config
+
+    from valueshift.training.induce.trainer import CollapseGuard, ValueshiftDPOTrainer
 
     training = recipe.training
     training.output_dir = str(req.out)
@@ -414,12 +447,20 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
         model = AutoModelForCausalLM.from_pretrained(model_path, **_model_init_kwargs(recipe))
     prov["base_model_revision"] = getattr(model.config, "_commit_hash", None)
     peft_config = get_peft_config(recipe.model)
-    trainer = DPOTrainer(
+    ind = recipe.induction
+    guard = None
+    if ind.collapse_check_steps:
+        probes = [r["prompt"] for r in records[: ind.collapse_probe_prompts]]
+        guard = CollapseGuard(
+            tokenizer, probes, ind.collapse_check_steps, ind.collapse_probe_tokens, ind.collapse_max_increase
+        )
+    trainer = ValueshiftDPOTrainer(
         model=model,
         args=training,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
+        callbacks=[guard] if guard else None,
     )
     n_train = len(trainer.train_dataset)
     if n_train < len(records):
@@ -445,6 +486,7 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
     prov["weights"] = "lora" if peft_config is not None else "full"
     prov["metrics"] = _metrics_summary(history, len(records), n_train)
     prov["metrics"]["resumed_from"] = resume.name if resume else None
+    prov["metrics"]["collapse_guard"] = guard.summary() if guard else None
     if recipe.induction.merge_weights and peft_config is not None:
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(req.out / "merged")

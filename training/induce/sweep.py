@@ -19,7 +19,15 @@ Spec (see training/recipes/sweeps/*.yaml):
     beta: [0.05, 0.1, 0.5]
     max_steps: [10, 40]
     arms: [value, random_control, system_prompt_only]   # default: [value]
+    seeds: [0, 1, 2]                # training seeds: one run per seed in <cell>/seed-<k>
+    threads: 1                      # CPU threads per run (default: OMP_NUM_THREADS, else free cores)
     set: {max_pairs: 64}            # recipe overrides for every cell
+
+With `seeds:`, every trained cell is a folder of seed runs `OUT/<cell_id>/seed-<k>` (see
+`valueshift.training.induce.seeds`), each finished or resumed on its own; the runs index records
+one line per seed run (`seed`, `run_id` = `<cell_id>/seed-<k>`). The system-prompt-only arm trains
+nothing and stays one run per value x model. Without `seeds:` each cell is one run in
+`OUT/<cell_id>` with the recipe's seeds, as before.
 """
 
 from __future__ import annotations
@@ -40,8 +48,9 @@ from typing import Any
 import yaml
 
 from valueshift.harness.errors import InputError
+from valueshift.training.induce.arms import ARMS
 from valueshift.training.induce.provenance import read_provenance, utc_now
-from valueshift.training.induce.runner import ARMS
+from valueshift.training.induce.seeds import check_seeds, seed_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,8 @@ SPEC_KEYS = {
     "beta": list,
     "max_steps": list,
     "arms": list,
+    "seeds": list,
+    "threads": int,
     "set": dict,
 }
 REQUIRED = ("out_dir", "values")
@@ -81,6 +92,8 @@ class SweepSpec:
     max_steps: list[int | None]
     arms: list[str]
     overrides: dict[str, Any] = field(default_factory=dict)
+    seeds: list[int] | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -92,6 +105,12 @@ class Cell:
     model: str | None
     beta: float | None
     max_steps: int | None
+    seed: int | None = None  # training seed; None: the recipe's seeds, run in OUT/<cell_id>
+
+    @property
+    def run_id(self) -> str:
+        """The run's folder relative to the sweep's out_dir."""
+        return self.cell_id if self.seed is None else f"{self.cell_id}/{seed_run_dir('', self.seed)}"
 
     @property
     def cell_id(self) -> str:
@@ -138,7 +157,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     for key in REQUIRED:
         if not data.get(key):
             raise SweepError(f"{path}: missing required key {key!r}")
-    for key in ("values", "models", "beta", "max_steps", "arms"):
+    for key in ("values", "models", "beta", "max_steps", "arms", "seeds"):
         if key in data and not data[key]:
             raise err(key, "must list at least one entry")
     arms = data.get("arms") or ["value"]
@@ -151,6 +170,13 @@ def load_spec(path: str | Path) -> SweepSpec:
     for s in data.get("max_steps") or []:
         if not isinstance(s, int) or s < 1:
             raise err("max_steps", f"{s!r} is not a positive integer")
+    if data.get("seeds") is not None:
+        try:
+            check_seeds(data["seeds"])
+        except ValueError as exc:
+            raise err("seeds", str(exc)) from exc
+    if data.get("threads") is not None and (isinstance(data["threads"], bool) or data["threads"] < 0):
+        raise err("threads", f"{data['threads']!r} is not a thread count (>= 1, or 0 for automatic)")
     from valueshift.harness.taxonomy import load_taxonomy
 
     overrides = dict(data.get("set") or {})
@@ -193,19 +219,22 @@ def load_spec(path: str | Path) -> SweepSpec:
         max_steps=list(data.get("max_steps") or [None]),
         arms=list(arms),
         overrides=overrides,
+        seeds=list(data["seeds"]) if data.get("seeds") is not None else None,
+        threads=data.get("threads"),
     )
 
 
 def expand(spec: SweepSpec) -> list[Cell]:
-    """One cell per (value, model, beta, steps, arm); the system-prompt-only arm once per value x model."""
+    """One run per (value, model, beta, steps, arm, seed); the system-prompt-only arm once per
+    value x model (no training: neither beta, steps nor seed apply)."""
     cells: dict[str, Cell] = {}
-    for value, model, beta, steps, arm in itertools.product(
-        spec.values, spec.models, spec.beta, spec.max_steps, spec.arms
+    for value, model, beta, steps, arm, seed in itertools.product(
+        spec.values, spec.models, spec.beta, spec.max_steps, spec.arms, spec.seeds or [None]
     ):
-        cell = Cell(value, arm, model, beta, steps)
+        cell = Cell(value, arm, model, beta, steps, seed)
         if arm == "system_prompt_only":
             cell = Cell(value, arm, model, None, None)
-        cells.setdefault(cell.cell_id, cell)
+        cells.setdefault(cell.run_id, cell)
     return list(cells.values())
 
 
@@ -222,20 +251,26 @@ def read_runs_index(out_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_sweep(spec_path: str | Path, dry_run: bool = False, fail_fast: bool = False) -> list[dict[str, Any]]:
-    """Run every cell not yet finished; returns this invocation's run records."""
+def run_sweep(
+    spec_path: str | Path, dry_run: bool = False, fail_fast: bool = False, threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Run every cell (every seed run of it) not yet finished; returns this invocation's run records.
+
+    `threads` overrides the spec's `threads:` for every run."""
     from tqdm.auto import tqdm
 
     from valueshift.training.induce.runner import InductionRequest, induce
 
     spec = load_spec(spec_path)
+    if threads is not None:
+        spec.threads = threads
     cells = expand(spec)
     index = spec.out_dir / RUNS_INDEX
     records: list[dict[str, Any]] = []
     bar = tqdm(cells, desc=f"sweep {spec.name}", unit="run", disable=dry_run)
     for cell in bar:
-        bar.set_postfix_str(cell.cell_id)
-        out = spec.out_dir / cell.cell_id
+        bar.set_postfix_str(cell.run_id)
+        out = spec.out_dir / cell.run_id
         base = {
             "sweep": spec.name,
             "spec": str(spec.path),
@@ -246,6 +281,8 @@ def run_sweep(spec_path: str | Path, dry_run: bool = False, fail_fast: bool = Fa
             "model": cell.model,
             "beta": cell.beta,
             "max_steps": cell.max_steps,
+            "seed": cell.seed,
+            "run_id": cell.run_id,
             "out": str(out),
         }
         if dry_run:
@@ -270,6 +307,9 @@ def run_sweep(spec_path: str | Path, dry_run: bool = False, fail_fast: bool = Fa
             model=cell.model,
             max_steps=cell.max_steps,
             overrides=overrides,
+            seed=cell.seed,
+            seed_group=cell.cell_id,
+            threads=spec.threads,
         )
         started = time.time()
         rec = base | {"started_at": utc_now()}
@@ -306,14 +346,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from valueshift.training.induce.recipe import RecipeError
 
     try:
-        records = run_sweep(args.spec, dry_run=args.dry_run, fail_fast=args.fail_fast)
+        records = run_sweep(args.spec, dry_run=args.dry_run, fail_fast=args.fail_fast, threads=args.threads)
     except (SweepError, RecipeError) as exc:
         print(f"valueshift sweep: error: {exc}", file=sys.stderr)
         return 2
     counts: dict[str, int] = {}
     for r in records:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-        print(f"{r['status']:<9} {r['cell_id']}")
+        print(f"{r['status']:<9} {r['run_id']}")
     print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 1 if counts.get("failed") else 0
 
@@ -328,4 +368,10 @@ def register(subparsers) -> None:
     p.add_argument("spec", type=Path, help="sweep spec YAML (see training/recipes/sweeps/)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and whether they are finished")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads per run (default: the spec's `threads:`, the recipe's, OMP_NUM_THREADS, free cores)",
+    )
     p.set_defaults(func=cmd_sweep)
