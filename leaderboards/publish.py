@@ -3,6 +3,10 @@
 The hub token is read from `HF_TOKEN` only and handed straight to `huggingface_hub`; it is never
 printed, logged or written (error messages are scrubbed of it), and no cached login is used, so
 what is published and by whom is always explicit. A dry run lists what would be pushed.
+
+A board whose files name a local path (the home, cache or checkout folder: a hand-edited file,
+or a board built by an older version) is refused, in a dry run too, naming file and line
+(`leaderboards/public.py`); rebuild it with `valueshift leaderboard build`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from valueshift.leaderboards.build import is_board
+from valueshift.leaderboards.public import find_leaks
 
 # Generated folders whose stale files a re-publish removes (a model dropped from the board).
 GENERATED_DIRS = ("heatmaps", "provenance", "data")
@@ -47,6 +52,20 @@ def _require_board(board: Path | str) -> Path:
     if not is_board(board):
         raise PublishError(f"{board}: not a built leaderboard (run `valueshift leaderboard build` first)")
     return board
+
+
+def _check_leaks(board: Path, dry_run: bool, echo) -> None:
+    leaks = find_leaks(board)
+    if not leaks:
+        return
+    shown = "\n  - ".join(str(x) for x in leaks[:10]) + (
+        f"\n  ... and {len(leaks) - 10} more" if len(leaks) > 10 else ""
+    )
+    what = "a real publish would refuse" if dry_run else "refusing to publish"
+    raise PublishError(
+        f"{board}: {what}: {len(leaks)} lines name a local path (home, cache or checkout folder):\n  - "
+        f"{shown}\nRebuild the board with `valueshift leaderboard build` (it writes no local paths)."
+    )
 
 
 def _scrub(text: str, secret: str | None) -> str:
@@ -84,7 +103,9 @@ def publish_to_hub(
         for f in files:
             echo(f"  {f.path}  ({f.size} bytes)")
         echo("  HF_TOKEN: " + ("set" if token else "NOT set (a real push needs it)"))
+        _check_leaks(Path(board), True, echo)
         return None
+    _check_leaks(Path(board), False, echo)
     if not token:
         raise PublishError("HF_TOKEN is not set: export a token with write access to publish to the hub")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
@@ -173,7 +194,9 @@ def publish_to_git(
             if p.action != "unchanged":
                 echo(f"  {p.action:<7} {sub / p.path}")
         echo("  then: git commit" + (" and git push" if push else ""))
+        _check_leaks(board, True, echo)
         return None
+    _check_leaks(board, False, echo)
     for p in plan:
         dest = target / p.path
         if p.action == "delete":

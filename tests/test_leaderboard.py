@@ -466,6 +466,19 @@ def test_board_from_real_scoring_runs(tiny_model_path: Path, tmp_path: Path):
         score = entry["scores"]["sycophancy_rate"]
         assert score["value"] == stored[entry["id"]]["metrics"]["sycophancy_rate"]["value"]
         assert score["n"] == 4 and (out / score["provenance"]).is_file()
+    # the real records name the model folder, the cache and the checkout; nothing published does
+    from valueshift.harness.paths import cache_dir
+
+    local = [
+        str(tiny_model_path),
+        str(Path.home()),
+        str(cache_dir()),
+        str(Path(__file__).resolve().parents[1]),
+    ]
+    for p in out.rglob("*"):
+        if p.is_file():
+            text = p.read_text(errors="replace")
+            assert not [x for x in local if x in text], p
     (hm,) = [h for h in board["heatmaps"] if h["default"]]
     assert hm["mode"] == "delta" and hm["view"] == "vs-base" and hm["rows"] == ["tiny+empathy"]
     # same weights under two ids: no change, and the paired statistics say so
