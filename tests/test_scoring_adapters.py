@@ -1,0 +1,126 @@
+"""Many adapters on one engine (issue 15 item 3): scoring a base and two LoRA checkpoints of it in
+one `score` call loads the base once and swaps peft adapters on it, and gives exactly the records
+that scoring each model alone gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from valueshift.harness.cli import run_command
+from valueshift.harness.results import read_results
+from valueshift.harness.scoring import ScoreConfig, score_model, score_models
+
+TASK = """
+task: adapt_toy
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{question}}}}"
+doc_to_target: ""
+generation_kwargs:
+  max_gen_toks: 8
+  do_sample: false
+  until: ["<|im_end|>"]
+process_results: !function adapt_utils.process
+metric_list:
+  - metric: length
+    aggregation: mean
+    higher_is_better: false
+metadata:
+  version: 1.0
+"""
+
+
+def _adapter(base, out, seed: int, value: str):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    lora = LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    peft_model = get_peft_model(model, lora)
+    with torch.no_grad():  # large enough to change greedy outputs of the random tiny model
+        for name, p in peft_model.named_parameters():
+            if "lora_" in name:
+                p.mul_(8.0)
+    peft_model.save_pretrained(out)
+    prov = {
+        "base_model": str(base),
+        "arm": "value",
+        "value": value,
+        "system_prompt": "",
+        "eval_system_prompt": False,
+    }
+    (out / "provenance.json").write_text(json.dumps(prov))
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_model_path):
+    root = tmp_path_factory.mktemp("adapters")
+    tasks = root / "tasks"
+    tasks.mkdir()
+    data = root / "d.jsonl"
+    data.write_text("".join(json.dumps({"question": f"Describe object {i}."}) + "\n" for i in range(4)))
+    (tasks / "adapt_toy.yaml").write_text(TASK.format(data=data))
+    (tasks / "adapt_utils.py").write_text(
+        "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
+    )
+    a = _adapter(tiny_model_path, root / "empathy", 1, "empathy")
+    b = _adapter(tiny_model_path, root / "honesty", 2, "honesty")
+    return {"root": root, "tasks": str(tasks), "models": [str(tiny_model_path), str(a), str(b)]}
+
+
+def _cfg(setup) -> ScoreConfig:
+    return ScoreConfig(
+        lm_eval_tasks=["adapt_toy"], include_path=setup["tasks"], limit=4, n_resamples=50, progress=False
+    )
+
+
+def _key(rec):
+    return (
+        rec.record_id,
+        rec.model.id,
+        rec.model.adapter,
+        [(s.id, s.input, s.output, s.scores) for s in rec.samples],
+        {k: (m.value, m.ci_low, m.ci_high) for k, m in rec.metrics.items()},
+        rec.generation,
+    )
+
+
+def test_shared_base_gives_the_records_of_separate_runs(setup, tmp_path, monkeypatch):
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache-shared"))
+    shared = tmp_path / "shared.jsonl"
+    summaries = score_models(setup["models"], shared, _cfg(setup))
+    assert [o.status for s in summaries for o in s.outcomes] == ["scored"] * 3
+    assert [s.engine_loads for s in summaries] == [1, 1, 1]  # one base load for all three
+
+    alone = tmp_path / "alone.jsonl"
+    for i, model in enumerate(setup["models"]):  # separate runs, fresh caches: nothing reused
+        monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / f"cache-alone-{i}"))
+        score_model(model, alone, _cfg(setup))
+
+    got = {r.model.id: _key(r) for r in read_results(shared)}
+    want = {r.model.id: _key(r) for r in read_results(alone)}
+    assert len(got) == 3 and got == want
+    outputs = [[s.output for s in r.samples] for r in read_results(shared)]
+    assert len({json.dumps(o) for o in outputs}) == 3, (
+        "adapters did not change outputs: the test proves nothing"
+    )
+
+
+def test_cli_scores_several_checkpoints_in_one_call(setup, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    store = tmp_path / "r.jsonl"
+    argv = ["score", *setup["models"][1:], "--results", str(store), "--tasks", "adapt_toy"]
+    argv += ["--include-path", setup["tasks"], "--limit", "2", "--n-resamples", "50", "--no-progress"]
+    assert run_command(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("scored") == 2
+    assert {r.model.induced_value for r in read_results(store)} == {"empathy", "honesty"}
