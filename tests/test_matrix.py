@@ -282,3 +282,33 @@ def test_one_computation_gives_one_q_everywhere(store, tmp_path):
             assert pd.isna(hit.qvalue.iloc[0])
         else:
             assert hit.qvalue.iloc[0] == pytest.approx(c.qvalue, rel=1e-9)
+
+
+def test_seed_group_and_training_seed_from_induce_provenance():
+    """training/induce/seeds.py writes training_seed and seed_group; the row is named by the group."""
+    base = records(model("base", "base"), seed=1)
+    runs = arm_runs("SmolLM2+empathy", "value", "empathy", {"refusal_rate": 0.2}, seeds=(3, 4, 5))
+    for tr in {id(r.provenance["training"]): r.provenance["training"] for r in runs}.values():
+        tr["training_seed"], tr["seed_group"] = tr["seeds"]["seed"] * 10, "empathy-run"
+        tr["seeds"]["seed"] = 0  # training_seed wins
+    st = compute_statistics(base + runs, MatrixConfig(**FAST))
+    assert [(r.model_id, r.seeds) for r in st.rows] == [("empathy-run", [30, 40, 50])]
+
+
+def test_instrument_cards_from_the_scoring_provenance():
+    from valueshift.harness.matrix.instruments import cards_by_metric, describe
+
+    recs = records(model("base", "base"), seed=1)
+    for r in recs:
+        r.provenance["instruments"] = {
+            "refusal": {"kind": "refusal", "name": "embedding", "version": "3",
+                        "measured": {"accuracy": 0.91, "f1_validation": 0.8, "on": "XSTest"}},
+            "anthropomorphism": {"kind": "anthropomorphism", "name": "lexicon", "figures": "not measured"},
+        }  # fmt: skip
+    cards = cards_by_metric(recs)
+    assert (
+        describe("refusal_rate", cards)
+        == "refusal_rate: embedding v3; accuracy 0.91, f1_validation 0.80 (on=XSTest)"
+    )
+    assert describe("anthro_score", cards).endswith("lexicon; not measured")
+    assert "no instrument card" in describe("qa_acc", cards)

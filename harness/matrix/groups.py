@@ -3,8 +3,9 @@
 A *run* is one scored model (one model id). A *row* groups the runs that differ only by training
 seed: same arm, induced value, base model and recipe once every seed field is removed. Its
 statistics then cover run-to-run variance (harness/stats/cluster.py). Seeds are read from the
-checkpoint provenance the scorer copies into each record (`provenance.training.seeds.seed`, else
-the recipe's `training.seed`).
+checkpoint provenance the scorer copies into each record (`provenance.training.training_seed`,
+else `seeds.seed`, else the recipe's `training.seed`); `provenance.training.seed_group`, when
+present (training/induce/seeds.py), names the replicates of one run and the row.
 
 Each row is matched with the rows that answer the contrasts: its base (the base-arm row of the same
 base model, or the explicit `--base`), its random control and its system-prompt-only arm (same base
@@ -27,7 +28,17 @@ from valueshift.harness.results import ResultRecord
 
 ARM_ORDER = {"value": 0, "system_prompt_only": 1, "random_control": 2, "base": 3}
 TRAINED_ARMS = ("value", "random_control")
-_SEED_KEYS = {"seed", "data_seed", "subset_seed", "seeds", "created_at", "metrics", "packages"}
+_SEED_KEYS = {
+    "seed",
+    "data_seed",
+    "subset_seed",
+    "seeds",
+    "training_seed",
+    "seed_group",
+    "created_at",
+    "metrics",
+    "packages",
+}
 _RECIPE_FILE_KEYS = ("name", "path", "sha256")  # where the recipe lived, not what it says
 
 
@@ -70,6 +81,8 @@ class Row:
 def training_seed(training: dict | None) -> int | None:
     if not isinstance(training, dict):
         return None
+    if isinstance(training.get("training_seed"), int):  # training/induce/seeds.py
+        return training["training_seed"]
     seeds = training.get("seeds")
     if isinstance(seeds, dict) and isinstance(seeds.get("seed"), int):
         return seeds["seed"]
@@ -153,14 +166,21 @@ def group_rows(runs: dict[str, Run]) -> dict[str, Row]:
     """Rows keyed by row id: runs grouped by (arm, value, base model, seedless training)."""
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs.values():
-        key = (run.arm, run.induced_value, run.base_model, training_fingerprint(run.training))
+        # `seed_group` (training/induce/seeds.py) names the replicates of one run; without it, runs
+        # whose training differs only in seeds are replicates
+        group = (run.training or {}).get("seed_group") or training_fingerprint(run.training)
+        key = (run.arm, run.induced_value, run.base_model, group)
         groups[key].append(run)
     rows: dict[str, Row] = {}
     taken = set(runs)
     for (arm, value, base_model, fp), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
         members = sorted(members, key=lambda r: (r.seed if r.seed is not None else -1, r.model_id))
         ids = [m.model_id for m in members]
-        rid = _label(ids, taken | set(rows), f"{arm}:{value or '-'}:{fp[:6]}")
+        named = (members[0].training or {}).get("seed_group")
+        if len(ids) > 1 and isinstance(named, str) and named not in taken | set(rows):
+            rid = named
+        else:
+            rid = _label(ids, taken | set(rows), f"{arm}:{value or '-'}:{fp[:6]}")
         row = Row(rid, arm, value, None, members[0].training, ids, [m.seed for m in members], base_model)
         seeds = [m.seed for m in members]
         if len(members) > 1 and len(set(seeds)) < len(seeds):

@@ -1,9 +1,9 @@
 """Instrument cards: which detector produced a number, and how good it was measured to be.
 
 Scorers describe themselves with `instrument_card()`; the scoring loop copies the cards into each
-record, as `record["instrument_cards"]` (or `provenance.instrument_cards`). Accepted shapes: a
-mapping {metric: card}, a mapping {detector: card with "metrics": [...]}, or a list of cards each
-naming its "metric" or "metrics". The report prints, next to each metric, the detector and version
+record's `provenance.instruments`, keyed by instrument kind (harness/scoring/instruments.py);
+`record["instrument_cards"]` and `provenance.instrument_cards` are read too. A card is matched to
+a metric by its "metrics"/"metric" list, by a key equal to the metric, or by its kind (`kind_of`). The report prints, next to each metric, the detector and version
 and every measured quality figure the card holds (precision, recall, F1, accuracy, kappa,
 agreement, AUC, with the data they were measured on), and "not measured" when the card has none or
 there is no card: a number is never shown as if its instrument had been validated when it was not.
@@ -26,11 +26,33 @@ QUALITY_KEYS = (
     "auc",
     "parse_rate",
 )
+
+
+def is_quality(key: str) -> bool:
+    """`f1_validation`, `auc`, `accuracy` ...: a measured quality figure."""
+    return key.startswith(QUALITY_KEYS)
+
+
+def kind_of(metric: str) -> str | None:
+    """The instrument kind that scores a metric (as harness/scoring/instruments.py assigns them)."""
+    m = metric.split("/")[0]
+    if m.startswith(("refusal_rate", "over_refusal_rate", "refused")):
+        return "refusal"
+    if m.startswith("anthro_"):
+        return "anthropomorphism"
+    if m.startswith("expr_") or m == "n_values":
+        return "value_extractor"
+    if m in ("degenerate", "degenerate_rate"):
+        return "degenerate"
+    return None
+
+
 _NESTED = ("measured", "validation", "quality", "metrics_measured")
 
 
 def _cards_of(rec: ResultRecord) -> Iterable[tuple[str | None, dict]]:
-    raw = rec.extra.get("instrument_cards") or (rec.provenance or {}).get("instrument_cards")
+    prov = rec.provenance or {}
+    raw = rec.extra.get("instrument_cards") or prov.get("instruments") or prov.get("instrument_cards")
     if isinstance(raw, dict):
         for key, card in raw.items():
             if isinstance(card, dict):
@@ -45,23 +67,23 @@ def cards_by_metric(records: Iterable[ResultRecord]) -> dict[str, dict]:
     """{metric name: card} over all records (the first card seen for a metric wins)."""
     out: dict[str, dict] = {}
     for rec in records:
+        metrics = set(rec.metrics) | {k for s in rec.samples for k in s.scores}
         for key, card in _cards_of(rec):
-            metrics = card.get("metrics") or card.get("metric")
-            names = [metrics] if isinstance(metrics, str) else list(metrics or [])
-            if not names and key:
-                names = [key]
+            named = card.get("metrics") or card.get("metric")
+            names = [named] if isinstance(named, str) else [m for m in (named or []) if isinstance(m, str)]
+            kind = card.get("kind") or key
+            names += [m for m in metrics if m == key or (kind and kind_of(m) == kind)]
             for m in names:
-                if isinstance(m, str):
-                    out.setdefault(m, card)
+                out.setdefault(m, card)
     return out
 
 
 def _quality(card: dict) -> dict:
-    found = {k: card[k] for k in QUALITY_KEYS if isinstance(card.get(k), (int, float))}
+    found = {k: v for k, v in card.items() if is_quality(k) and isinstance(v, (int, float))}
     for nest in _NESTED:
         sub = card.get(nest)
         if isinstance(sub, dict):
-            found.update({k: v for k, v in sub.items() if k in QUALITY_KEYS and isinstance(v, (int, float))})
+            found.update({k: v for k, v in sub.items() if is_quality(k) and isinstance(v, (int, float))})
             for k in ("on", "data", "n", "split"):
                 if k in sub and k not in found:
                     found[k] = sub[k]
@@ -81,7 +103,7 @@ def describe(metric: str, cards: dict[str, dict]) -> str:
     version = card.get("version")
     head = f"{metric}: {name}" + (f" v{version}" if version else "")
     q = _quality(card)
-    figures = [f"{k} {v:.2f}" for k, v in q.items() if k in QUALITY_KEYS]
+    figures = [f"{k} {v:.2f}" for k, v in q.items() if is_quality(k)]
     if not figures:
         return f"{head}; not measured"
     where = [f"{k}={q[k]}" for k in ("on", "measured_on", "data", "split", "n") if k in q]
@@ -96,7 +118,7 @@ def short(metric: str, cards: dict[str, dict]) -> str:
         return "instrument not measured"
     name = card.get("detector") or card.get("name") or card.get("instrument") or "detector"
     version = f" v{card['version']}" if card.get("version") else ""
-    figures = [f"{k} {v:.2f}" for k, v in _quality(card).items() if k in QUALITY_KEYS]
+    figures = [f"{k} {v:.2f}" for k, v in _quality(card).items() if is_quality(k)]
     return f"{name}{version}: " + (", ".join(figures) if figures else "not measured")
 
 
