@@ -42,7 +42,10 @@ def _instrument(loc: Located, metric: str) -> str:
     """The detector card of the record that produced `metric` (harness.matrix.instruments)."""
     from valueshift.harness.matrix.instruments import cards_by_metric, describe
 
-    text = describe(metric, cards_by_metric([loc.record]))
+    cards = cards_by_metric([loc.record])
+    if metric not in cards:
+        return "not measured"  # no card in the record: its quality was never shown to us
+    text = describe(metric, cards)
     return text.split(": ", 1)[1] if text.startswith(f"{metric}: ") else text
 
 

@@ -16,15 +16,33 @@ def _error(message: str) -> int:
     return 2
 
 
+def _matrix_config(path: str | None):
+    """The `MatrixConfig` of `valueshift matrix --config FILE` (same file, same checks)."""
+    if path is None:
+        return None
+    from valueshift.harness.matrix.config import MatrixConfig
+    from valueshift.harness.yaml_config import load_dataclass_config
+
+    return MatrixConfig.from_dict(load_dataclass_config(path, MatrixConfig))
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    from valueshift.harness.errors import InputError
     from valueshift.leaderboards.build import build_leaderboard
 
     try:
         result = build_leaderboard(
-            args.results, args.out, schema=args.schema, on_conflict=args.on_conflict, progress=not args.quiet
+            args.results,
+            args.out,
+            schema=args.schema,
+            on_conflict=args.on_conflict,
+            progress=not args.quiet,
+            matrix_config=_matrix_config(args.matrix_config),
         )
-    except (ResultsError, SchemaError, LeaderboardError) as exc:
+    except (ResultsError, SchemaError, LeaderboardError, InputError) as exc:
         return _error(str(exc))
+    except ValueError as exc:  # MatrixConfig's own checks (alpha, on_conflict, unknown keys)
+        return _error(f"--matrix-config {args.matrix_config}: {exc}")
     board = result.board
     ing = board["ingest"]
     shown = sum(1 for m in board["metrics"] if m["has_data"])
@@ -36,6 +54,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     for w in ing["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
+    eff = board["effects"]
+    if not eff["available"]:
+        print(f"warning: {eff['reason']}", file=sys.stderr)
+    for e in board["models"]:
+        if e["collapsed"]:
+            print(f"warning: {e['id']} {e['collapse_reason']}", file=sys.stderr)
     print(f"wrote {result.out}/index.html (open it in a browser), results.json, leaderboard.md, README.md")
     return 0
 
@@ -121,6 +145,12 @@ def register(subparsers) -> None:
     _add_inputs(b)
     b.add_argument("--out", help="output folder (default: leaderboards/<schema name>)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument(
+        "--matrix-config",
+        metavar="FILE",
+        help="YAML of MatrixConfig fields, as `valueshift matrix --config`: the effect statistics "
+        "(columns, alpha, resamples, thresholds) are then those of that matrix run",
+    )
     b.set_defaults(func=cmd_build)
 
     c = sub.add_parser(

@@ -70,7 +70,7 @@ def build_heatmaps(
             for v in effects.get("views", [])
             if any(r["id"] in effects["cells"].get(v, {}) for r in rows_of.get(base, []))
         ]
-        if not views:
+        if not views or spec.baseline_arm is None:
             maps.append(_score_map(base, family, columns, effects))
             continue
         # the harness's rule (build.default_contrast), per base model: value - control where a

@@ -56,10 +56,11 @@ class GroupSpec:
 
 @dataclass(frozen=True)
 class HeatmapSpec:
-    """Per-base-model crosstalk heatmap: rows are that base model's variants, columns metrics.
+    """Per-base-model crosstalk heatmaps: rows are that base model's variants, columns metrics.
 
-    With `baseline_arm` set, cells are differences to the baseline arm's score (the paper's
-    crosstalk matrix: how inducing one value moves every other measure).
+    With `baseline_arm` set (the default, "base"), cells are the harness's contrast cells, one
+    heatmap per contrast (value - random control by default; leaderboards/maps.py): how
+    inducing one value moves every other measure. With `baseline_arm: null`, plain score maps.
     """
 
     title: str

@@ -485,3 +485,15 @@ def test_board_from_real_scoring_runs(tiny_model_path: Path, tmp_path: Path):
     stat = hm["statistics"][0][hm["columns"].index("sycophancy_rate")]
     assert stat["reference"] == "tiny" and stat["n"] == 4 and stat["estimate"] == 0
     assert not stat["significant"]
+
+
+def test_a_tie_for_best_marks_no_cell_bold(tmp_path: Path):
+    records = board_records()
+    for r in records:  # two models share the lowest sycophancy
+        if r["task"]["name"] == "vs_sycophancy" and r["model"]["id"] == "SmolLM2-135M-Instruct":
+            r["metrics"]["sycophancy_rate"]["value"] = 0.20
+    board = build_leaderboard([write_store(tmp_path / "r.jsonl", records)], tmp_path / "b", progress=False).board
+    assert not [m["id"] for m in board["models"] if m["scores"]["sycophancy_rate"]["best"]]
+    assert [m["id"] for m in board["models"] if m["scores"]["refusal_rate"]["best"]] == [EVIL]
+    md = (tmp_path / "b" / "leaderboard.md").read_text()
+    assert "**20.0%**" not in md and "**70.0%**" in md

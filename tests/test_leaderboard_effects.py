@@ -164,3 +164,29 @@ def test_contrast_seeds_collapse_and_instrument_cards_are_shown(tmp_path: Path):
     assert "refusal-embedding-head v2; precision 0.93, recall 0.88" in md
     svg = (out / default["file"]).read_text()
     assert "n=40×3s" in svg and "percentage points" in svg
+
+
+def test_matrix_config_file_gives_the_statistics_of_that_matrix_run(tmp_path: Path, capsys):
+    store = write_store(tmp_path / "results.jsonl", board_records())
+    cfg = tmp_path / "matrix.yaml"
+    cfg.write_text("alpha: 0.01\nn_resamples: 999\n")
+    out = tmp_path / "board"
+    argv = ["leaderboard", "build", "--results", str(store), "--out", str(out), "--quiet"]
+    assert run_command([*argv, "--matrix-config", str(cfg)]) == 0
+    board = json.loads((out / "results.json").read_text())
+    assert board["effects"]["config"]["alpha"] == 0.01 and board["effects"]["config"]["n_resamples"] == 999
+    assert (
+        run_command(["matrix", "--results", str(store), "--config", str(cfg), "--out", str(tmp_path / "m")])
+        == 0
+    )
+    ref = {
+        (c["contrast"], c["row"], c["metric"]): c["qvalue"]
+        for c in json.loads((tmp_path / "m" / "matrix.json").read_text())["cells"]
+    }
+    (h,) = [x for x in board["heatmaps"] if x["view"] == "vs-base"]
+    st = h["statistics"][0][h["columns"].index("refusal_rate")]
+    assert st["qvalue"] == ref[(st["contrast"], h["rows"][0], "refusal_rate")]
+    cfg.write_text("alpha: 0.01\nbogus: 1\n")
+    assert run_command([*argv, "--matrix-config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}:2" in err and "bogus" in err
