@@ -89,7 +89,7 @@ def build_heatmaps(
                     "default": view == default,
                     "file": heatmap_path(base, view),
                     "title": f"{spec.title}: {VIEW_TITLES.get(view, view)}",
-                    "question": _question(view, effects),
+                    "question": _question(view, effects, [table[r["id"]] for r in rows]),
                     "rows": [r["id"] for r in rows],
                     "row_labels": [row_label(r) for r in rows],
                     "row_meta": [
@@ -106,11 +106,13 @@ def build_heatmaps(
     return maps
 
 
-def _question(view: str, effects: dict) -> str:
+def _question(view: str, effects: dict, cells: list[dict]) -> str:
+    """What the view answers: the questions of the harness contrasts its cells come from."""
     contrasts = effects.get("contrasts", {})
     if view in contrasts:
         return contrasts[view]["question"]
-    return "; ".join(c["question"] for n, c in contrasts.items() if c["family"] == view)
+    used = {st.get("contrast") for row in cells for st in row.values()}
+    return "; ".join(c["question"] for n, c in contrasts.items() if c["family"] == view and n in used)
 
 
 def _score_map(base: str, family: list[dict], columns: list[str], effects: dict) -> dict:

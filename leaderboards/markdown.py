@@ -177,10 +177,14 @@ def render_card(board: dict, tables: str) -> str:
         "tags": ["leaderboard", "valueshift", "evaluation", "value-induction"],
         "configs": [{"config_name": "scores", "data_files": "data/scores.jsonl"}],
     }
+    if any(h["mode"] == "delta" for h in board["heatmaps"]):  # an empty data file would not load
+        front["configs"].append({"config_name": "effects", "data_files": "data/effects.jsonl"})
     body = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
     usage = (
         "\n## Files\n\n"
         "- `data/scores.jsonl`: one row per model and metric (`datasets.load_dataset(REPO, 'scores')`).\n"
+        "- `data/effects.jsonl`: one row per base model, contrast, row and metric: the harness's "
+        "estimate, interval, p, q, n, seeds, flags, or the reason there is none.\n"
         "- `results.json`: the whole board, with the ingest report.\n"
         "- `index.html`: the interactive page (open it from disk; no server or network needed).\n"
         "- `provenance/*.json`: how each result was produced.\n"
