@@ -88,10 +88,10 @@ def test_verbose_keeps_the_traceback(bad_taxonomy, tmp_path):
 
 def test_the_projects_input_errors_share_one_base():
     """What the CLI catches: every declared input-error class, and nothing broader."""
-    from valueshift.harness.config_errors import ConfigError
     from valueshift.harness.results import ResultsError
     from valueshift.harness.scoring.spec import ModelSpecError
     from valueshift.harness.validation.labelled import LabelledFileError
+    from valueshift.harness.yaml_config import ConfigError
     from valueshift.training.induce.recipe import RecipeError
     from valueshift.training.induce.sweep import SweepError
 

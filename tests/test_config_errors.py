@@ -1,4 +1,4 @@
-"""The shared YAML-config checker (`valueshift.harness.config_errors`): line numbers, type checks
+"""The shared YAML-config checker (`valueshift.harness.yaml_config`): line numbers, type checks
 and the conversions argparse-style parsers expect (YAML reads `1e-4` as a string)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from valueshift.harness.config_errors import (
+from valueshift.harness.yaml_config import (
     ConfigError,
     check_field_types,
     check_known_keys,

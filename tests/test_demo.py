@@ -1,7 +1,8 @@
 """`valueshift demo` end to end (the one small end-to-end test): the shipped preference sample ->
-extract -> subsets -> induce two values + a random control -> score -> matrix/report ->
-leaderboard, on the tiny model with one DPO step and two prompts per task; then a re-run that
-must skip every stage and leave the outputs untouched."""
+extract -> subsets -> induce one value with its random-subset and system-prompt-only controls
+over two training seeds -> score -> matrix/report -> leaderboard, on the tiny model with one DPO
+step and three prompts per task; then a re-run that must skip every stage and leave the outputs
+untouched. The pipeline (valueshift.pipeline) calls the packages' Python APIs, not argv."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pandas as pd
 import pytest
 
 from valueshift.harness.cli import run_command
-from valueshift.harness.demo import SAMPLE_FILE, available_commands
 from valueshift.harness.results import read_results
+from valueshift.pipeline.config import SAMPLE_FILE, DemoConfig
 
 
 def test_shipped_sample_is_hh_rlhf_format():
@@ -26,15 +27,12 @@ def test_shipped_sample_is_hh_rlhf_format():
 
 
 def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, capsys):
-    needed = {"extract", "subsets", "induce", "score", "matrix"}
-    missing = needed - available_commands()
-    assert not missing, f"demo stages need {missing}"
     monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
     argv = [
         "demo", "--out", str(out), "--model", str(tiny_model_path), "--extractor", "lexicon",
         "--max-steps", "1", "--induce-set", "max_pairs=8", "--score-limit", "3", "--max-new-tokens", "8",
-        "--tasks", "vs_anthropomorphism,vs_qa_offline",
+        "--tasks", "vs_anthropomorphism,vs_qa_offline", "--seeds", "0", "1",
     ]  # fmt: skip
     assert run_command(argv) == 0, capsys.readouterr().err[-3000:]
     printed = capsys.readouterr().out
@@ -43,25 +41,52 @@ def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, cap
         assert (out / name).is_file(), name
     records = read_results(out / "results.jsonl")
     arms = {r.model.id: r.model.arm for r in records}
-    assert sorted(arms.values()) == ["base", "random_control", "value", "value"]
-    assert {r.task.name for r in records} == {"vs_anthropomorphism", "vs_qa_offline"} and len(records) == 8
-    induced = {r.model.induced_value for r in records if r.model.arm == "value"}
-    assert induced == {"empathy", "honesty"}
+    # base; value and random control x 2 seeds; the prompt-only arm trains nothing (one run)
+    assert sorted(arms.values()) == [
+        "base",
+        "random_control",
+        "random_control",
+        "system_prompt_only",
+        "value",
+        "value",
+    ]
+    assert {r.task.name for r in records} == {"vs_anthropomorphism", "vs_qa_offline"} and len(records) == 12
+    # the random control induces no value of its own (it is DPO on random pairs)
+    assert {r.model.induced_value for r in records if r.model.arm in ("value", "system_prompt_only")} == {
+        "empathy"
+    }
     matrix = pd.read_csv(out / "matrix.csv")
-    assert set(matrix["row"]) == {m for m, a in arms.items() if a != "base"}
     assert {"anthro_score", "qa_acc"} <= set(matrix["column"])
     report = (out / "report.md").read_text()
     assert "(iii) All values increase anthropomorphic language" in report
-    if "leaderboard" in available_commands():
-        assert (out / "leaderboard" / "index.html").is_file()
+    assert (out / "leaderboard" / "index.html").is_file()
     state = json.loads((out / "demo_state.json").read_text())
     assert all(state[s]["status"] == "done" for s in ("extract", "subsets", "induce", "score", "matrix"))
+    assert len(state["induce"]["outputs"]["runs"]) == 5  # the API's run folders, handed to score
 
     before = (out / "results.jsonl").read_bytes()
     assert run_command(argv) == 0
     again = capsys.readouterr().out
-    assert again.count("finished earlier; skipped") >= 6
+    assert again.count("finished earlier; skipped") == 7
     assert (out / "results.jsonl").read_bytes() == before
+
+
+def test_demo_config_fields_are_the_design():
+    """Arms, seeds, value and limits are config fields; the default is value + both controls x 3 seeds."""
+    cfg = DemoConfig()
+    assert cfg.arms == ["value", "random_control", "system_prompt_only"] and cfg.seeds == [0, 1, 2]
+    assert cfg.values == ["empathy"] and cfg.pair_limit and cfg.score_limit
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [(["--values", "empaty"], "did you mean 'empathy'"), (["--arms", "value,random"], "did you mean 'random_control'"),
+     (["--seeds", "0", "0"], "seeds")],
+)  # fmt: skip
+def test_demo_bad_settings_are_named_before_running(tmp_path, capsys, argv, named):
+    assert run_command(["demo", "--out", str(tmp_path / "o"), *argv]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_demo_rejects_unknown_stage(capsys):

@@ -27,6 +27,8 @@ from valueshift.training.jsonl_io import AppendLog, read_complete_jsonl, write_j
 
 log = logging.getLogger(__name__)
 DATASETS = ("hh-rlhf", "pku-saferlhf", "ultrafeedback", "helpsteer2")
+# the files an extraction writes into its --out folder (the contract `subsets` and the pipeline read)
+PAIRS_FILE, EXTRACTIONS_FILE, SUMMARY_FILE = "pairs.jsonl", "extractions.jsonl", "summary.json"
 
 
 class ExtractError(InputError):
@@ -146,12 +148,12 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
             disable=args.quiet,
         )
     )
-    pairs_path = out / "pairs.jsonl"
+    pairs_path = out / PAIRS_FILE
     write_jsonl_atomic(pairs_path, (p.to_dict() for p in pairs))
 
     extractor = build_extractor(args)
     config, config_hash = extractor.config(), extractor.config_hash()
-    ext_path = out / "extractions.jsonl"
+    ext_path = out / EXTRACTIONS_FILE
     if args.overwrite and ext_path.exists():
         ext_path.unlink()
     existing = read_complete_jsonl(ext_path, repair=True)
@@ -237,7 +239,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         "value_counts": counts,
         "wall_seconds": round(time.time() - started, 2),
     }
-    write_json_atomic(out / "summary.json", summary)
+    write_json_atomic(out / SUMMARY_FILE, summary)
     if not pairs:
         reasons = ", ".join(f"{k}: {v}" for k, v in summary.get("skip_reasons", {}).items())
         raise ExtractError(

@@ -5,7 +5,7 @@ Every prompt and reply below was written for valueshift (no benchmark text is co
 contrast a reply that expresses a value with one that does not, so that the XOR subsets of a
 sample this small still hold enough pairs for a short DPO run: mostly empathy and honesty (the
 demo's two values), plus safety, privacy, creativity, humour and curiosity for crosstalk.
-Run `python make_sample.py` after editing to regenerate the JSONL.
+Run `python scripts/make_demo_sample.py` after editing to regenerate pipeline/data/hh_sample.jsonl.
 """
 
 from __future__ import annotations
@@ -341,7 +341,7 @@ def transcript(turns: list[str], reply: str) -> str:
 
 
 def main() -> None:
-    out = Path(__file__).with_name("hh_sample.jsonl")
+    out = Path(__file__).resolve().parents[1] / "pipeline" / "data" / "hh_sample.jsonl"
     rows = [
         {"chosen": transcript(turns, chosen), "rejected": transcript(turns, rejected)}
         for turns, chosen, rejected in EMPATHY + HONESTY + OTHER

@@ -1,0 +1,93 @@
+"""What the demo pipeline runs: one dataclass, loadable from YAML (`valueshift demo --config`).
+
+Why every knob is a field: the arms, training seeds, value(s), pair and prompt limits change as
+the training recipe and the findings work change (a non-collapsing CPU recipe, more seeds), and
+a stage is re-run exactly when one of its own fields (or an upstream stage) changed.
+
+The default is the smallest design a finding can rest on: one value, its random-subset control
+and its system-prompt-only arm, three training seeds each (the matrix compares value against
+control across seeds; `harness/matrix/config.py: min_seeds`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from valueshift.harness.errors import InputError
+from valueshift.training.induce.arms import ARMS
+
+STAGES = ("model", "extract", "subsets", "induce", "score", "matrix", "leaderboard")
+SAMPLE_FILE = Path(__file__).resolve().parent / "data" / "hh_sample.jsonl"
+
+
+class DemoError(InputError):
+    """A demo setting or stage is wrong; the message names it and what to change."""
+
+
+def _closest(name: str, known: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@dataclass
+class DemoConfig:
+    """The demo's settings (defaults sized for 2 CPU cores). Flags override a `--config` file."""
+
+    out: str = "valueshift-demo"
+    dataset: str = "sample"  # sample (shipped, offline) | hh-rlhf (hub) | another `extract` data set
+    pairs_file: str | None = None  # a local file in the data set's own format (default: HH-RLHF)
+    pair_limit: int = 60
+    extractor: str = "embedding"
+    values: list[str] = field(default_factory=lambda: ["empathy"])
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    model: str = "default"
+    recipe: str | None = None
+    max_steps: int | None = 6  # None: the recipe's own
+    induce_overrides: list[str] = field(default_factory=lambda: ["max_length=256", "save_steps=3"])
+    min_subset: int = 4  # fewer pairs than this and a value cannot be induced meaningfully
+    tasks: list[str] = field(default_factory=lambda: ["value_crosstalk"])
+    score_limit: int | None = 8  # prompts per task
+    max_new_tokens: int | None = 40
+    leaderboard: bool = True
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DemoConfig:
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            hint = _closest(unknown[0], list(cls.__dataclass_fields__))
+            raise DemoError(f"demo config: unknown keys {unknown}{hint}")
+        return cls(**d)
+
+    def check(self) -> DemoConfig:
+        """Names every wrong setting before anything runs (a typo must not cost a training run)."""
+        for arm in self.arms:
+            if arm not in ARMS:
+                raise DemoError(f"arms: unknown arm {arm!r} (arms: {', '.join(ARMS)}){_closest(arm, ARMS)}")
+        if "value" not in self.arms and self.arms:
+            raise DemoError("arms: the control arms need the 'value' arm to compare against")
+        for stage in self.stages:
+            if stage not in STAGES:
+                raise DemoError(
+                    f"--stages: unknown {stage!r} (stages: {', '.join(STAGES)}){_closest(stage, STAGES)}"
+                )
+        if not self.values:
+            raise DemoError("values: name at least one value to induce")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise DemoError(f"seeds: give distinct non-negative integers, got {self.seeds}")
+        from valueshift.harness.taxonomy import load_taxonomy
+
+        names = load_taxonomy().names
+        for v in self.values:
+            if v not in names:
+                raise DemoError(
+                    f"values: unknown value {v!r}{_closest(v, names)} (values: {', '.join(names)})"
+                )
+        return self
+
+    def run_name(self, value: str, arm: str) -> str:
+        """The checkpoint folder (and seed group) of one value and arm."""
+        return value if arm == "value" else f"{value}-{arm}"
