@@ -252,7 +252,11 @@ def read_runs_index(out_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def run_sweep(
-    spec_path: str | Path, dry_run: bool = False, fail_fast: bool = False, threads: int | None = None
+    spec_path: str | Path,
+    dry_run: bool = False,
+    fail_fast: bool = False,
+    threads: int | None = None,
+    only: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every cell (every seed run of it) not yet finished; returns this invocation's run records.
 
@@ -265,6 +269,8 @@ def run_sweep(
     if threads is not None:
         spec.threads = threads
     cells = expand(spec)
+    if only is not None:  # launchers (training/launch) run one cell per job through this loop
+        cells = [c for c in cells if c.run_id in only]
     index = spec.out_dir / RUNS_INDEX
     records: list[dict[str, Any]] = []
     bar = tqdm(cells, desc=f"sweep {spec.name}", unit="run", disable=dry_run)
@@ -345,6 +351,11 @@ def run_sweep(
 def cmd_sweep(args: argparse.Namespace) -> int:
     from valueshift.training.induce.recipe import RecipeError
 
+    if getattr(args, "launcher", None) or getattr(args, "status", False) or getattr(args, "plan", False):
+        from valueshift.training.launch.cli import cmd_launch  # --launcher/--status/--plan: training/launch
+
+        return cmd_launch(args)
+
     try:
         records = run_sweep(args.spec, dry_run=args.dry_run, fail_fast=args.fail_fast, threads=args.threads)
     except (SweepError, RecipeError) as exc:
@@ -374,4 +385,7 @@ def register(subparsers) -> None:
         default=None,
         help="CPU threads per run (default: the spec's `threads:`, the recipe's, OMP_NUM_THREADS, free cores)",
     )
+    from valueshift.training.launch.cli import add_launch_arguments  # argparse only, no heavy imports
+
+    add_launch_arguments(p)
     p.set_defaults(func=cmd_sweep)
