@@ -1,23 +1,33 @@
-"""DPO step time and peak memory: valueshift's induction runner vs a plain trl script that keeps a
-separate full reference model.
+"""DPO step time, end-to-end time and peak memory: valueshift's induction runner vs a plain trl
+script that keeps a separate full reference model; token statistics; and the recipe-quality check.
 
-Why: the issue's memory claim (LoRA reference = the base with the adapter disabled, no second copy;
-reference log-probs precomputed once) has to be measured, not asserted. Both sides train the same
-LoRA adapter on the same pairs (real HH-RLHF harmless test pairs from ../shared/data, with the
-value's system prompt) with the same DPO settings; each variant runs in its own fresh process so
-peak memory is its own.
+Why: the speed and memory claims have to be measured, and on a shared machine variants measured one
+after another differ by the load that changed between them (issue 16: one run gave 3.39, the next
+0.74). So variants run **interleaved** (A B C A B C ..., each in its own fresh process so peak memory
+is its own), each round's figures are turned into ratios against plain trl *of the same round*
+(paired ratios), and the median of those ratios is reported with its spread (half the range) and
+the load average at each run. A ratio whose spread is wider than its effect (|median - 1|) is not
+printed as a figure: it says "not resolved" instead.
 
-Variants:
-- `ours`        : `valueshift induce` (default recipe): reference = adapter disabled, log-probs precomputed
-- `ours-live`   : same, reference log-probs computed every step (adapter disabled, no precompute)
-- `plain-trl`   : DPOTrainer(model, ref_model=<second full copy>, peft_config=...), no precompute
+Variants (all train the same LoRA adapter on the same real HH-RLHF pairs with the value's system
+prompt and the same DPO settings):
+- `ours`            : `valueshift induce` with the default recipe as shipped (reference = adapter
+                      disabled; precompute and length grouping as the recipe says)
+- `ours-precompute` : same, reference log-probs precomputed once before training
+- `ours-random`     : same, random (not length-grouped) batches
+- `plain-trl`       : DPOTrainer(model, ref_model=<second full copy>, peft_config=...), trl's own
+                      defaults (random batches, no precompute)
 
-Reported: mean step time (trainer's train_runtime / steps; for `ours` the one-off precompute is
-reported separately and in end-to-end time), peak memory (GPU: max allocated; CPU: peak RSS, and
-peak RSS above the process's baseline after imports), and ratios ours / plain-trl from this one run.
-
-    .venv/bin/python benchmarks/bench_dpo.py [--steps 6] [--batch 2] [--max-length 128]
-        [--gradient-checkpointing] [--variants ours,ours-live,plain-trl] [--json out.json]
+    .venv/bin/python benchmarks/bench_dpo.py [--rounds 3] [--steps 6] [--batch 2] [--max-length 160]
+        [--variants ours,plain-trl] [--threads 1] [--json out.json]
+    .venv/bin/python benchmarks/bench_dpo.py --token-stats [--pairs 48]
+        # padding share (random vs length-grouped batches), system-prompt and prompt token shares:
+        # tokenizer only, no training, so it is exact and cheap on a loaded machine
+    .venv/bin/python benchmarks/bench_dpo.py --quality --value empathy --subsets DIR --pairs-file P
+        [--set KEY=VALUE ...] [--prompts 24] [--new-tokens 40]
+        # the recipe check: train one run, generate greedy replies to held-out single-turn prompts with
+        # the value's system prompt, report degenerate rate (harness/scorers/degenerate.py), value-cue
+        # rate (lexicon extractor) and distinct-2 against the base model
 """
 
 from __future__ import annotations
@@ -78,6 +88,7 @@ def make_subset(path: Path, n: int) -> None:
 
 
 def overrides(args) -> dict:
+    """Run-size settings only: everything else is the default recipe as shipped."""
     return {
         "max_pairs": args.steps * args.batch,
         "per_device_train_batch_size": args.batch,
@@ -86,10 +97,15 @@ def overrides(args) -> dict:
         "save_strategy": "no",
         "report_to": "none",
         "logging_steps": 1,
-        "warmup_steps": 0,
         "disable_tqdm": True,
-        "gradient_checkpointing": args.gradient_checkpointing,
     }
+
+
+VARIANT_OVERRIDES = {
+    "ours": {},
+    "ours-precompute": {"precompute_ref_log_probs": True},
+    "ours-random": {"train_sampling_strategy": "random"},
+}
 
 
 def child(args) -> dict:
@@ -102,17 +118,17 @@ def child(args) -> dict:
     from valueshift.training.induce.runner import resolve_model_path
 
     cuda = torch.cuda.is_available()
+    torch.set_num_threads(args.threads)
     baseline = rss_mb()
     work = Path(args.workdir)
     subset = work / "subset.jsonl"
     ov = overrides(args)
     t0 = time.perf_counter()
-    if args.variant in ("ours", "ours-live"):
-        ov["precompute_ref_log_probs"] = args.variant == "ours"
+    if args.variant in VARIANT_OVERRIDES:
+        ov |= VARIANT_OVERRIDES[args.variant] | {"threads": args.threads}
+        out = work / f"{args.variant}-{os.getpid()}"
         res = induce(
-            InductionRequest(
-                value=VALUE, subset=subset, out=work / args.variant, max_steps=args.steps, overrides=ov
-            )
+            InductionRequest(value=VALUE, subset=subset, out=out, max_steps=args.steps, overrides=ov)
         )
         history = [json.loads(x) for x in (res.out / "metrics.jsonl").read_text().splitlines()]
     else:
@@ -127,14 +143,13 @@ def child(args) -> dict:
         "end_to_end_s": wall,
         "peak_mem_mb": (torch.cuda.max_memory_allocated() / 2**20) if cuda else peak_rss_mb(),
         "peak_mem_above_baseline_mb": None if cuda else peak_rss_mb() - baseline,
-        "baseline_rss_mb": baseline,
         "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS",
         "final_margin": next(h["rewards/margins"] for h in reversed(history) if "rewards/margins" in h),
     }
 
 
 def plain_trl(args, subset: Path, ov: dict, load_recipe, resolve_model_path) -> list[dict]:
-    """The baseline: what a plain trl script does when it keeps its own reference model."""
+    """The baseline: what a plain trl script does (its own reference copy, trl's default sampling)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOTrainer
@@ -142,9 +157,10 @@ def plain_trl(args, subset: Path, ov: dict, load_recipe, resolve_model_path) -> 
 
     from valueshift.harness.taxonomy import load_taxonomy
 
-    recipe = load_recipe("default", {**ov, "max_steps": args.steps, "precompute_ref_log_probs": False})
+    plain = {"max_steps": args.steps, "precompute_ref_log_probs": False, "train_sampling_strategy": "random"}
+    recipe = load_recipe("default", {**ov, **plain})
     cfg = recipe.training
-    cfg.output_dir = str(Path(args.workdir) / "plain-trl")
+    cfg.output_dir = str(Path(args.workdir) / f"plain-trl-{os.getpid()}")
     path = resolve_model_path(recipe.model.model_name_or_path)
     sp = load_taxonomy()[VALUE].system_prompt
     rows = [json.loads(x) for x in subset.read_text().splitlines()][: ov["max_pairs"]]
@@ -160,15 +176,166 @@ def plain_trl(args, subset: Path, ov: dict, load_recipe, resolve_model_path) -> 
     model = AutoModelForCausalLM.from_pretrained(path)
     ref = AutoModelForCausalLM.from_pretrained(path)  # the separate full reference copy
     trainer = DPOTrainer(
-        model=model,
-        ref_model=ref,
-        args=cfg,
-        train_dataset=data,
-        processing_class=tok,
+        model=model, ref_model=ref, args=cfg, train_dataset=data, processing_class=tok,
         peft_config=get_peft_config(recipe.model),
-    )
+    )  # fmt: skip
     trainer.train()
     return trainer.state.log_history
+
+
+def paired(rounds: list[dict[str, dict]], variant: str, key: str, base: str = "plain-trl") -> dict:
+    """Median and spread (half the range) of the per-round ratios variant/base, and whether the
+    effect |median - 1| is larger than the spread (otherwise the ratio is not resolved)."""
+    ratios = sorted(r[variant][key] / r[base][key] for r in rounds if variant in r and base in r)
+    if not ratios:
+        return {"ratios": [], "median": None, "spread": None, "resolved": False}
+    n = len(ratios)
+    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2
+    spread = (ratios[-1] - ratios[0]) / 2
+    return {
+        "ratios": ratios,
+        "median": median,
+        "spread": spread,
+        "resolved": n >= 2 and spread < abs(median - 1),
+    }
+
+
+def fmt_ratio(p: dict) -> str:
+    if p["median"] is None:
+        return "-"
+    if not p["resolved"]:
+        why = (
+            "one round"
+            if len(p["ratios"]) < 2
+            else f"spread ±{p['spread']:.2f} >= effect {abs(p['median'] - 1):.2f}"
+        )
+        return f"not resolved ({why})"
+    return f"{p['median']:.2f} ±{p['spread']:.2f}"
+
+
+def token_stats(args) -> dict:
+    """Padding and prompt shares of the tokens trl processes, from the tokenizer alone."""
+    import random
+
+    import torch
+    from transformers import AutoTokenizer
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    from valueshift.harness.models import default_chat_model_path
+    from valueshift.harness.taxonomy import load_taxonomy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_subset(Path(tmp) / "s.jsonl", args.pairs)
+        rows = [json.loads(x) for x in (Path(tmp) / "s.jsonl").read_text().splitlines()]
+    tok = AutoTokenizer.from_pretrained(default_chat_model_path())
+    sp = load_taxonomy()[VALUE].system_prompt
+
+    def plen(msgs):
+        ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+        return len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+
+    def rlen(text):
+        return len(tok(text)["input_ids"]) + 2  # <|im_end|> and the newline after it
+
+    L = args.max_length
+    pairs = []
+    for r in rows:
+        p_sp, p_no = plen([{"role": "system", "content": sp}, *r["prompt"]]), plen(r["prompt"])
+        pairs.append((p_sp, p_no, rlen(r["chosen"]), rlen(r["rejected"])))
+
+    def padding_share(order, with_sp=True):
+        real = padded = 0
+        for i in range(0, len(order), args.batch):
+            seqs = []
+            for j in order[i : i + args.batch]:
+                p = pairs[j][0] if with_sp else pairs[j][1]
+                seqs += [min(L, p + pairs[j][2]), min(L, p + pairs[j][3])]
+            real += sum(seqs)
+            padded += max(seqs) * len(seqs)
+        return 1 - real / padded, padded
+
+    idx = list(range(len(pairs)))
+    rnd = [padding_share(random.Random(k).sample(idx, len(idx))) for k in range(20)]
+    lengths = [p[0] + max(p[2], p[3]) for p in pairs]
+    grp = []
+    for k in range(20):
+        torch.manual_seed(k)
+        grp.append(padding_share(get_length_grouped_indices(lengths, args.batch)))
+    real_tokens = sum(min(L, p[0] + p[2]) + min(L, p[0] + p[3]) for p in pairs)
+    prompt_tokens = sum(2 * min(L, p[0]) for p in pairs)
+    sp_tokens = sum(2 * (p[0] - p[1]) for p in pairs)
+    return {
+        "pairs": len(pairs), "batch": args.batch, "max_length": L,
+        "padding_share_random": sum(r[0] for r in rnd) / len(rnd),
+        "padding_share_grouped": sum(g[0] for g in grp) / len(grp),
+        "padded_tokens_grouped_vs_random": (sum(g[1] for g in grp) / len(grp)) / (sum(r[1] for r in rnd) / len(rnd)),
+        "prompt_token_share": prompt_tokens / real_tokens,
+        "system_prompt_token_share": sp_tokens / real_tokens,
+        "system_prompt_tokens": pairs[0][0] - pairs[0][1],
+    }  # fmt: skip
+
+
+def quality(args) -> dict:
+    """Train one run with the default recipe (+ --set), then compare greedy replies with the base's."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from valueshift.harness.extractors.lexicon import LexiconExtractor
+    from valueshift.harness.models import default_chat_model_path
+    from valueshift.harness.scorers.degenerate import detect_degenerate, distinct_n
+    from valueshift.harness.taxonomy import load_taxonomy
+    from valueshift.training.induce import InductionRequest, induce
+    from valueshift.training.induce.recipe import parse_set_option
+
+    torch.set_num_threads(args.threads)
+    subset = Path(args.subsets) / f"{args.value}.jsonl"
+    train_ids = {json.loads(x)["pair_id"] for x in subset.read_text().splitlines()}
+    pairs = [json.loads(x) for x in Path(args.pairs_file).read_text().splitlines()]
+    prompts = [
+        p["prompt"] for p in reversed(pairs)
+        if len(p["prompt"]) == 1 and p["pair_id"] not in train_ids and len(p["prompt"][0]["content"]) < 200
+    ][: args.prompts]  # fmt: skip
+    sp = load_taxonomy()[args.value].system_prompt
+    ov = {"report_to": "none", "save_strategy": "no", "disable_tqdm": True, "threads": args.threads}
+    ov |= parse_set_option(args.set)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        res = induce(InductionRequest(value=args.value, subset=subset, out=Path(tmp) / "run", arm=args.arm,
+                                      pairs=Path(args.pairs_file), overrides=ov))  # fmt: skip
+        train_s = time.perf_counter() - t0
+        path = str(default_chat_model_path())
+        tok = AutoTokenizer.from_pretrained(path)
+        tok.padding_side = "left"
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(path), str(res.out)).eval()
+
+        def generate(adapter: bool) -> list[str]:
+            outs = []
+            for i in range(0, len(prompts), 8):
+                batch = [[{"role": "system", "content": sp}, *p] for p in prompts[i : i + 8]]
+                enc = tok.apply_chat_template(batch, add_generation_prompt=True, return_tensors="pt",
+                                              padding=True, return_dict=True)  # fmt: skip
+                with torch.no_grad():
+                    if adapter:
+                        g = model.generate(**enc, max_new_tokens=args.new_tokens, do_sample=False)
+                    else:
+                        with model.disable_adapter():
+                            g = model.generate(**enc, max_new_tokens=args.new_tokens, do_sample=False)
+                outs += tok.batch_decode(g[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            return outs
+
+        lex = LexiconExtractor()
+        out = {"value": args.value, "arm": args.arm, "set": ov, "prompts": len(prompts), "train_s": train_s,
+               "metrics": res.provenance["metrics"]}  # fmt: skip
+        for name, adapter in (("base", False), ("trained", True)):
+            texts = generate(adapter)
+            out[name] = {
+                "degenerate_rate": sum(detect_degenerate(t).degenerate for t in texts) / len(texts),
+                "value_cue_rate": sum(args.value in lex.match(t) for t in texts) / len(texts),
+                "distinct2": distinct_n(texts, 2),
+                "examples": texts[:3],
+            }
+    return out
 
 
 def machine() -> dict:
@@ -182,85 +349,98 @@ def machine() -> dict:
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "load_average_at_start": os.getloadavg(),
         "torch": torch.__version__,
     }
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (each runs every variant once)")
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--variants", default="ours,ours-live,plain-trl")
+    p.add_argument("--max-length", type=int, default=160)
+    p.add_argument("--variants", default="ours,plain-trl")
     p.add_argument(
-        "--gradient-checkpointing",
-        action="store_true",
-        help="both sides recompute activations (smaller activations: weights then dominate memory)",
+        "--threads", type=int, default=None, help="torch threads per run (default: harness/threads.py)"
     )
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--token-stats", action="store_true")
+    p.add_argument("--pairs", type=int, default=48, help="pairs for --token-stats")
+    p.add_argument("--quality", action="store_true")
+    p.add_argument("--value", default=VALUE)
+    p.add_argument("--arm", default="value")
+    p.add_argument("--subsets", help="--quality: folder of `valueshift subsets`")
+    p.add_argument("--pairs-file", help="--quality: the pairs.jsonl the subsets were cut from")
+    p.add_argument("--set", action="append", default=[], help="--quality: recipe override KEY=VALUE")
+    p.add_argument("--prompts", type=int, default=24)
+    p.add_argument("--new-tokens", type=int, default=40)
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.threads is None:
+        from valueshift.harness.threads import choose_threads
+
+        args.threads = choose_threads().threads
     if args.variant:  # child process
         print("RESULT " + json.dumps(child(args)))
         return 0
-
     if not HH.is_file():
         print(f"bench_dpo: {HH} not found", file=sys.stderr)
         return 2
-    info = machine()
-    results = {}
+    if args.token_stats or args.quality:
+        out = token_stats(args) if args.token_stats else quality(args)
+        print(json.dumps(out, indent=2, default=str))
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2, default=str))
+        return 0
+
+    variants = args.variants.split(",")
+    rounds: list[dict[str, dict]] = []
     with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
         make_subset(Path(tmp) / "subset.jsonl", args.steps * args.batch)
-        for variant in args.variants.split(","):
-            cmd = [sys.executable, __file__, "--variant", variant, "--workdir", tmp, "--steps", str(args.steps),
-                   "--batch", str(args.batch), "--max-length", str(args.max_length)]  # fmt: skip
-            if args.gradient_checkpointing:
-                cmd.append("--gradient-checkpointing")
-            env = dict(os.environ, TQDM_DISABLE="1")
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            if proc.returncode != 0 or line is None:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                return 1
-            results[variant] = json.loads(line[len("RESULT ") :])
-            r = results[variant]
-            print(
-                f"{variant:<10} step {r['step_time_s']:.2f}s  end-to-end {r['end_to_end_s']:.1f}s  "
-                f"peak {r['peak_mem_mb']:.0f} MB"
-                + (
-                    f" (+{r['peak_mem_above_baseline_mb']:.0f} MB over baseline)"
-                    if r["peak_mem_above_baseline_mb"]
-                    else ""
-                ),
-                flush=True,
-            )
-    ratios = {}
-    if "plain-trl" in results:
-        base = results["plain-trl"]
-        for v in results:
+        for k in range(args.rounds):
+            order = variants if k % 2 == 0 else variants[::-1]  # ABBA: no variant always runs first
+            results = {}
+            for variant in order:
+                cmd = [sys.executable, __file__, "--variant", variant, "--workdir", tmp, "--steps", str(args.steps),
+                       "--batch", str(args.batch), "--max-length", str(args.max_length),
+                       "--threads", str(args.threads)]  # fmt: skip
+                load = os.getloadavg()[0]
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, env=dict(os.environ, TQDM_DISABLE="1")
+                )
+                line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+                if proc.returncode != 0 or line is None:
+                    print(proc.stderr[-3000:], file=sys.stderr)
+                    return 1
+                r = json.loads(line[len("RESULT ") :]) | {"round": k, "load_1min_at_start": load}
+                results[variant] = r
+                print(
+                    f"round {k} {variant:<16} step {r['step_time_s']:.2f}s  end-to-end {r['end_to_end_s']:.1f}s  "
+                    f"peak {r['peak_mem_mb']:.0f} MB  load {load:.1f}",
+                    flush=True,
+                )
+            rounds.append(results)
+    summary = {}
+    if "plain-trl" in variants:
+        for v in variants:
             if v == "plain-trl":
                 continue
-            r = results[v]
-            ratios[v] = {
-                "step_time_ratio": r["step_time_s"] / base["step_time_s"],
-                "end_to_end_ratio": r["end_to_end_s"] / base["end_to_end_s"],
-                "peak_mem_ratio": r["peak_mem_mb"] / base["peak_mem_mb"],
+            summary[v] = {
+                key: paired(rounds, v, key) for key in ("step_time_s", "end_to_end_s", "peak_mem_mb")
             }
-            if r["peak_mem_above_baseline_mb"]:
-                ratios[v]["peak_mem_above_baseline_ratio"] = (
-                    r["peak_mem_above_baseline_mb"] / base["peak_mem_above_baseline_mb"]
-                )
+            print(
+                f"{v} / plain-trl over {len(rounds)} interleaved rounds (median ± half-range): "
+                f"step time {fmt_ratio(summary[v]['step_time_s'])}, end-to-end {fmt_ratio(summary[v]['end_to_end_s'])}, "
+                f"peak memory {fmt_ratio(summary[v]['peak_mem_mb'])}"
+            )
     out = {
-        "machine": info,
+        "machine": machine(),
         "settings": vars(args) | {"json": None},
-        "results": results,
-        "ratios_vs_plain_trl": ratios,
+        "rounds": rounds,
+        "paired_ratios": summary,
     }
-    print(json.dumps(out, indent=2, default=str))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
     return 0

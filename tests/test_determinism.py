@@ -142,6 +142,10 @@ def test_training_twice_gives_identical_subset_weights_and_metrics(
     assert log_a == _logged(b)
     prov_a, prov_b = (json.loads((p / "provenance.json").read_text()) for p in (a, b))
     assert _strip(prov_a["metrics"]) == _strip(prov_b["metrics"])
+    # deliberately covered: the default recipe's length-grouped batches (records sorted by length,
+    # then a seeded length-grouped draw) keep the two runs identical
+    assert prov_a["recipe"]["training"]["train_sampling_strategy"] == "group_by_length"
+    assert prov_a["subset"]["record_order"] == "by length (longest first)"
     assert prov_a["seeds"] == prov_b["seeds"] and prov_a["subset"] == prov_b["subset"]
 
     # another subset seed draws another control subset (so the equality above is the seed's doing)

@@ -73,3 +73,36 @@ def test_subsets_for_chosen_values_and_bad_value(tmp_path: Path, capsys):
     assert sorted(p.name for p in (out / "subsets").glob("*.jsonl")) == ["humor.jsonl", "legality.jsonl"]
     assert run_command(["subsets", "--extractions", str(out), "--values", "telepathy"]) == 2
     assert "telepathy" in capsys.readouterr().err
+
+
+def test_subset_diagnostics_flag_hedging_flips_and_length(tmp_path: Path, capsys):
+    """`subsets` reports per value the flipped share, the rewarded side's phrases, the length gap, and
+    warns when the rewarded side is mostly hedging (the issue-12 honesty subset)."""
+    hedges = ["I'm not sure, I don't know.", "I'm not sure what you mean.", "I don't know, honestly."]
+    rows = []
+    for i in range(30):
+        hedge = hedges[i % 3]
+        # the lexicon's honesty cue ("honest") on the hedging side; flipped for two thirds of the pairs
+        hedge = hedge if "honest" in hedge else hedge + " To be honest."
+        other = "Sure! Here is a long and detailed answer with many words about the topic you asked about."
+        c, r = (other, hedge) if i % 3 else (hedge, other)
+        rows.append({"prompt": f"Question {i}?", "chosen": c, "rejected": r})
+    data = tmp_path / "hedge.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ext = tmp_path / "ext"
+    assert run_command(["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(ext),
+                        "--no-cache", "--quiet"]) == 0  # fmt: skip
+    assert run_command(["subsets", "--extractions", str(ext), "--values", "honesty"]) == 0
+    printed = capsys.readouterr().out
+    diag = json.loads((ext / "subsets" / "diagnostics.json").read_text())["values"]["honesty"]
+    assert diag["pairs"] == 30
+    assert abs(diag["flipped_share"] - 20 / 30) < 1e-9
+    assert diag["hedging_share"] == 1.0 and diag["refusal_share"] == 0.0
+    assert diag["length_diff_words"] < -5 and diag["rewarded_longer_share"] == 0.0
+    assert diag["top_phrases"][0]["rewarded_share"] >= 0.6 and "to be honest" in [
+        p["phrase"] for p in diag["top_phrases"]
+    ]
+    assert any("dominated by hedging" in w for w in diag["warnings"])
+    assert any("flipped" in w for w in diag["warnings"])
+    assert "warning: honesty: dominated by hedging" in printed
+    assert "┃ value" in printed  # the counts table's first column is the value (was "Dataset")

@@ -3,6 +3,18 @@
 provenance.json is written last and atomically: its presence means the run finished, which is
 what `valueshift induce` (re-run on the same folder) and `valueshift sweep` use to skip work.
 Scorers copy it into every results record (`provenance.training`).
+
+Seed fields, for the matrix (harness/matrix) to aggregate over training seeds:
+- `seeds`: {seed, data_seed, subset_seed}, the recipe values the run used (unchanged block);
+- `training_seed`: int, the replicate's seed (= `seeds.seed`); null for the system-prompt-only arm,
+  which trains nothing and is one deterministic run per value x model;
+- `seed_group`: str, the run's name without the seed: runs with equal `seed_group` are replicates
+  of one experiment that differ only in their training seed (`induce --seeds`: the --out folder's
+  name, runs in `<out>/seed-<k>`; sweep: the cell id, runs in `<out_dir>/<cell_id>/seed-<k>`).
+Older provenance files lack both; treat them as `training_seed = seeds.seed`, `seed_group = the
+checkpoint folder's name`.
+- `threads`: {threads, source, cores, load_1min}, how many CPU threads ran it and why
+  (valueshift.harness.threads).
 """
 
 from __future__ import annotations

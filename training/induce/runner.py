@@ -301,6 +301,25 @@ def _trim_records(records: list[dict[str, Any]], tokenizer, recipe: Recipe) -> i
     return trimmed
 
 
+def _sort_by_length(records: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
+    """Records longest first (prompt + longer reply, in tokens; ties keep file order).
+
+    Why: the reference log-prob precompute walks the dataset in order in batches of
+    `precompute_ref_batch_size`, so neighbours of similar length pad far less; training batches are
+    drawn by the length-grouped sampler anyway (`trainer.py`), whose seeded draw is over this fixed
+    order, so runs stay deterministic."""
+
+    def length(rec: dict[str, Any]) -> int:
+        ids = tokenizer.apply_chat_template(rec["prompt"], add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+        replies = (rec["chosen"][0]["content"], rec["rejected"][0]["content"])
+        return len(ids) + max(len(tokenizer(t)["input_ids"]) for t in replies)
+
+    lengths = [length(r) for r in records]
+    order = sorted(range(len(records)), key=lambda i: (-lengths[i], i))
+    return [records[i] for i in order]
+
+
 def _model_init_kwargs(recipe: Recipe) -> dict[str, Any]:
     import torch
 
@@ -431,6 +450,9 @@ def induce(req: InductionRequest) -> InductionResult:
     sp = system_prompt if recipe.induction.system_prompt_in_training else None
     records = to_dpo_records(rows, sp)
     prov["subset"]["trimmed_prompts"] = _trim_records(records, tokenizer, recipe)
+    if recipe.training.train_sampling_strategy == "group_by_length":
+        records = _sort_by_length(records, tokenizer)
+        prov["subset"]["record_order"] = "by length (longest first)"
     return _train(req, recipe, model_path, tokenizer, records, prov, started)
 
 
