@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
 from pathlib import Path
 
 from valueshift.harness.paths import cache_dir
@@ -34,6 +35,26 @@ def log_file() -> Path:
     path = Path(env) if env else cache_dir() / "logs" / "valueshift.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is now (pytest and embedding tools swap it between runs)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def reset_logging() -> None:
+    """Remove the handlers `setup_logging` added (for tests and applications embedding us)."""
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(h)
+        h.close()
 
 
 class _TerminalFilter(logging.Filter):
@@ -54,15 +75,13 @@ def setup_logging(verbose: bool) -> Path | None:
     if not verbose:
         for var in LIBRARY_VERBOSITY_ENV:
             os.environ.setdefault(var, "error")
+    reset_logging()
     root = logging.getLogger()
-    for h in [h for h in root.handlers if getattr(h, _MARK, False)]:
-        root.removeHandler(h)
-        h.close()
     target = logging.DEBUG if verbose else logging.INFO
     # never raise a level someone (pytest's caplog, an embedding application) set lower
     root.setLevel(min(root.level or logging.WARNING, target))
 
-    terminal = logging.StreamHandler()
+    terminal = _StderrHandler()
     terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     terminal.addFilter(_TerminalFilter(verbose))
     setattr(terminal, _MARK, True)

@@ -123,3 +123,39 @@ def test_config_files_are_checked_before_anything_runs(tmp_path: Path, capsys, c
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_library_chatter_goes_to_the_log_file(tmp_path, monkeypatch, capsys):
+    """Our records on the terminal, libraries' INFO/WARNING only in the log file; -v shows them."""
+    import logging
+
+    from valueshift.harness.cli_logging import reset_logging, setup_logging
+
+    log_path = tmp_path / "vs.log"
+    monkeypatch.setenv("VALUESHIFT_LOG", str(log_path))
+    try:
+        assert setup_logging(verbose=False) == log_path
+        logging.getLogger("valueshift.test").info("our progress")
+        logging.getLogger("lm_eval.api.task").warning("Custom kwargs can be passed to --metadata")
+        logging.getLogger("lm_eval.api.task").error("a real library error")
+        err = capsys.readouterr().err
+        assert "our progress" in err and "a real library error" in err and "Custom kwargs" not in err
+        assert "Custom kwargs" in log_path.read_text()
+        setup_logging(verbose=True)
+        logging.getLogger("lm_eval.api.task").warning("now visible")
+        assert "now visible" in capsys.readouterr().err
+    finally:
+        reset_logging()
+
+
+def test_unreachable_server_is_one_line(tmp_path, capsys):
+    """A server that is not there: exit 2 with one line naming the URL, not an httpx traceback."""
+    from valueshift.harness.cli import run_command
+
+    data = tmp_path / "p.jsonl"
+    data.write_text('{"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}\n')
+    code = run_command(["extract", "--dataset", str(data), "--extractor", "llm", "--backend",
+                        "openai:m@http://127.0.0.1:9/v1", "--out", str(tmp_path / "o"), "--no-cache", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert "127.0.0.1:9" in err[-1] and "Traceback" not in "\n".join(err)
