@@ -37,6 +37,7 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
         "seed",
         "system_prompt",
         "n_resamples",
+        "threads",
         "arm",
         "induced_value",
     ):
@@ -125,6 +126,12 @@ def register(subparsers) -> None:
         help="prompts per generation batch, or auto (default: 16 on CPU, lm-eval's measurement on GPU)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar and no up-front time estimate")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: $OMP_NUM_THREADS, else the cores not busy with other work)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the harness's choice)")
     p.add_argument("--dtype", default=None, help="auto, float32, bfloat16 ...")
     p.add_argument("--seed", type=int, default=None)

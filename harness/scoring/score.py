@@ -12,6 +12,7 @@ base load. Re-running is cheap: finished tasks are skipped without loading a mod
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ class ScoreConfig:
     arm: str | None = None
     induced_value: str | None = None
     progress: bool = True  # progress bar (on a terminal) and the up-front estimate
+    threads: int | None = None  # None: $OMP_NUM_THREADS, else the free cores (harness/threads.py)
 
     @classmethod
     def from_dict(cls, d: dict) -> ScoreConfig:
@@ -135,7 +137,7 @@ def _stored(store: ResultsStore, spec: ModelSpec) -> list[ResultRecord]:
     return out
 
 
-def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask) -> dict:
+def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask, threads: dict) -> dict:
     metrics = list(payload["metrics"])
     prov = {
         "valueshift_version": __version__,
@@ -147,6 +149,7 @@ def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask
         "model_key": spec.cache_key(),
         "score_config": {k: v for k, v in asdict(cfg).items() if k not in ("rescore", "progress")},
         "instruments": instrument_cards(payload.get("scorer_options"), metrics),
+        "threads": threads,
     }
     for extra in ("higher_is_better", "n_samples", "config_hash", "inspect_metrics", "scorer_options"):
         if payload.get(extra) is not None:
@@ -159,6 +162,7 @@ class _Model:
 
     def __init__(self, spec: ModelSpec, cfg: ScoreConfig, engine, seeds: dict, store: ResultsStore):
         self.spec, self.engine, self.seeds = spec, engine, seeds
+        self.threads: dict = {}
         device = cfg.device or (default_device() if spec.backend == "hf" else None)
         self.on_cpu = spec.backend == "hf" and str(device).startswith("cpu")
         batch = cfg.batch_size
@@ -217,9 +221,9 @@ def _announce(models: list[_Model], cfg: ScoreConfig) -> None:
         seconds = estimate_seconds(work, first.batch, step)
         note = f" (measured {step:.2f} s per decoding step at batch {first.batch}; replies that end early cost less)"
     batch = models[0].batch
-    log.warning("%s", estimate_line(n, seconds, batch, note))
+    print(f"valueshift score: {estimate_line(n, seconds, batch, note)}", file=sys.stderr, flush=True)
     if seconds and seconds > 300 and cfg.max_new_tokens is None:
-        log.warning("  faster: --limit N (prompts per task) or --max-new-tokens N (reply length)")
+        print("  faster: --limit N (prompts per task) or --max-new-tokens N (reply length)", file=sys.stderr)
 
 
 def _run_task(m: _Model, t: PlannedTask, cfg: ScoreConfig, store: ResultsStore, bar: Progress) -> TaskOutcome:
@@ -264,7 +268,7 @@ def _run_task(m: _Model, t: PlannedTask, cfg: ScoreConfig, store: ResultsStore, 
         samples=payload["samples"],
         generation=generation,
         seeds=m.seeds,
-        provenance=_provenance(spec, cfg, payload, t),
+        provenance=_provenance(spec, cfg, payload, t, m.threads),
     )
     store.append(rec, replace=cfg.rescore or status == "stale")
     label = {"stale": "rerun"}.get(status, "rescored" if cfg.rescore and prior else "scored")
@@ -289,10 +293,14 @@ def score_models(
     seeds = seeds_for(cfg.seed)
     engines: dict = {}
     planned = []
+    from valueshift.harness.threads import apply_threads, choose_threads
+
+    threads = apply_threads(choose_threads(cfg.threads), import_torch=False).to_dict()
     try:
         for model in models:
             spec = apply_overrides(resolve_model(model) if isinstance(model, str) else model, cfg)
             planned.append(_Model(spec, cfg, _engine_for(spec, cfg, engines), seeds, store))
+            planned[-1].threads = threads
         for m in planned:
             if m.spec.backend == "openai" and m.to_run(cfg.rescore):
                 from valueshift.harness.models.backends import check_server
