@@ -60,9 +60,18 @@ def check_server(base_url: str, timeout_s: float = 5.0) -> None:
         raise BackendError(f"{base_url}: not a valid server URL ({exc})") from None
 
 
+def one_line_reason(exc: BaseException, limit: int = 300) -> str:
+    """A library's (often multi-line) load error as one line; a model that ships custom code is
+    named as such, since that is the one the user can act on."""
+    text = " ".join(str(exc).split())
+    if "trust_remote_code" in text or "contains custom code" in text:
+        return "the model ships custom code, which is not run unless trust_remote_code is set"
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
 def _load_error(what: str, exc: BaseException) -> BackendError:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return BackendError(f"cannot load {what}: {type(exc).__name__}: {first}")
+    return BackendError(f"cannot load {what}: {one_line_reason(exc)}")
 
 
 class ChatBackend(Protocol):

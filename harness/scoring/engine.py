@@ -29,8 +29,9 @@ class ModelLoadError(RuntimeError):
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    from valueshift.harness.models.backends import one_line_reason
+
+    return one_line_reason(exc)
 
 
 def default_device() -> str:

@@ -50,7 +50,11 @@ def _judge_calibration(detector: Any) -> Any:
 
 def _builders(options: dict, metrics: set[str]) -> list[tuple[str, str, Any]]:
     """(kind, name, zero-argument builder) for each instrument behind `metrics`."""
+    # the judge's constructor options exactly as the tasks pass them (tasks/common.py judge_kwargs),
+    # so the card is the one of the detector that ran, calibration file included
     judge = {"backend": options.get("judge_backend", "default")}
+    if options.get("judge_calibration"):
+        judge["calibration_file"] = str(options["judge_calibration"])
     out: list[tuple[str, str, Any]] = []
     if any(m.split("/")[0].startswith(("refusal_rate", "over_refusal_rate", "refused")) for m in metrics):
         from valueshift.harness.scorers.refusal import make_refusal_detector
@@ -77,7 +81,8 @@ def _builders(options: dict, metrics: set[str]) -> list[tuple[str, str, Any]]:
 
         ename = options.get("extractor", "embedding")
         if ename == "llm":  # building it would load a second model: its settings are the card
-            out.append(("value_extractor", ename, lambda: _ConfigOnly({"extractor": "llm", **judge})))
+            cfg = {"extractor": "llm", "backend": judge["backend"]}
+            out.append(("value_extractor", ename, lambda: _ConfigOnly(cfg)))
         else:
             out.append(("value_extractor", ename, lambda: make_extractor(ename)))
     if any(m.split("/")[0] in ("degenerate", "degenerate_rate") for m in metrics):
