@@ -3,9 +3,11 @@ value's system prompt, for three arms (value, random control, system prompt only
 
 Why each design choice:
 - LoRA through `peft_config`: trl then uses the base model with the adapter disabled as the
-  reference, so no second copy of the model is held; `precompute_ref_log_probs` computes those
-  reference log-probs once, caches them beside the prepared data in the run folder and skips the
-  reference forward pass during training (and on resume).
+  reference, so no second copy of the model is held; `precompute_ref_log_probs` (per recipe, from
+  measured cost) computes those reference log-probs once and caches them beside the prepared data.
+- Length-grouped batches (`train_sampling_strategy: group_by_length`, `trainer.py`) and records
+  stored longest first (`prepare.sort_by_length`) cut padding; a collapse guard stops a run that
+  breaks the model (`trainer.CollapseGuard`). Helpers: `prepare` (data, metrics), `loading`.
 - The run folder is the checkpoint and the unit of resumption: trainer checkpoints
   (`checkpoint-N`) are written while training; re-running the same command resumes from the last
   complete one; `provenance.json` is written last, so its presence means "finished".
@@ -15,17 +17,16 @@ Why each design choice:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from valueshift.harness.threads import apply_threads, choose_threads
+from valueshift.training.induce import loading, prepare
 from valueshift.training.induce.arms import ARMS
 from valueshift.training.induce.data import (
     DataError,
@@ -34,9 +35,9 @@ from valueshift.training.induce.data import (
     read_pairs,
     sample_rows,
     to_dpo_records,
-    trim_prompt,
     write_jsonl,
 )
+from valueshift.training.induce.errors import InductionError
 from valueshift.training.induce.provenance import (
     PROVENANCE_FILE,
     model_card,
@@ -53,10 +54,6 @@ log = logging.getLogger(__name__)
 REQUEST_FILE = "induce_request.json"
 METRICS_FILE = "metrics.jsonl"
 TRAIN_PAIRS_FILE = "train_pairs.jsonl"
-
-
-class InductionError(RuntimeError):
-    """The run cannot start or continue; the message says why and what to do."""
 
 
 @dataclass
@@ -222,166 +219,6 @@ def _ids_hash(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(r["pair_id"] for r in rows).encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def _remote_code_refused(model_path: str) -> Iterator[None]:
-    """Turn transformers' refusal to run a model folder's own code (a `ValueError` asking for
-    `trust_remote_code=True`) into an `InductionError` that tells the user which recipe key to
-    set, so the CLI answers with one line instead of a traceback."""
-    try:
-        yield
-    except ValueError as exc:
-        if "trust_remote_code" not in str(exc):
-            raise
-        raise InductionError(
-            f"{model_path} needs code shipped with the model to load, and valueshift does not run it "
-            "unless asked; if you trust that code, set `trust_remote_code: true` in the recipe "
-            "(or pass --set trust_remote_code=true)"
-        ) from exc
-
-
-def _check_model_code(model_path: str, recipe: Recipe) -> None:
-    """Refuse a model whose config needs custom code before anything is written to the run folder."""
-    from transformers import AutoConfig
-
-    with _remote_code_refused(model_path):
-        AutoConfig.from_pretrained(
-            model_path,
-            revision=recipe.model.model_revision,
-            trust_remote_code=recipe.training.trust_remote_code,
-        )
-
-
-def _load_tokenizer(model_path: str, recipe: Recipe):
-    from transformers import AutoTokenizer
-
-    from valueshift.harness.models.chat_template import ensure_chat_template
-
-    with _remote_code_refused(model_path):
-        tok = AutoTokenizer.from_pretrained(
-            model_path,
-            revision=recipe.model.model_revision,
-            trust_remote_code=recipe.training.trust_remote_code,
-        )
-    stage = recipe.induction.model_stage
-    if getattr(tok, "chat_template", None):
-        template = "model"
-    elif stage == "instruct":
-        raise InductionError(
-            f"{model_path} has no chat template but the recipe says model_stage: instruct; set model_stage: base "
-            "(or sft) to train with valueshift's default template"
-        )
-    else:
-        ensure_chat_template(tok)
-        template = "valueshift-default"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok, template
-
-
-def _trim_records(records: list[dict[str, Any]], tokenizer, recipe: Recipe) -> int:
-    """Trim over-long multi-turn prompts in place (see `data.trim_prompt`); returns how many were trimmed."""
-    max_length = recipe.training.max_length
-    if not recipe.induction.trim_long_prompts or not max_length:
-        return 0
-    budget = int(max_length * recipe.induction.prompt_fraction)
-
-    def fits(messages: list[dict[str, str]]) -> bool:
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
-        return len(ids) <= budget
-
-    trimmed = 0
-    for rec in records:
-        rec["prompt"], removed = trim_prompt(rec["prompt"], fits)
-        trimmed += removed > 0
-    if trimmed:
-        log.info(
-            "%d of %d prompts trimmed to their last turns to fit %d tokens", trimmed, len(records), budget
-        )
-    return trimmed
-
-
-def _sort_by_length(records: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
-    """Records longest first (prompt + longer reply, in tokens; ties keep file order).
-
-    Why: the reference log-prob precompute walks the dataset in order in batches of
-    `precompute_ref_batch_size`, so neighbours of similar length pad far less; training batches are
-    drawn by the length-grouped sampler anyway (`trainer.py`), whose seeded draw is over this fixed
-    order, so runs stay deterministic."""
-
-    def length(rec: dict[str, Any]) -> int:
-        ids = tokenizer.apply_chat_template(rec["prompt"], add_generation_prompt=True, tokenize=True)
-        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
-        replies = (rec["chosen"][0]["content"], rec["rejected"][0]["content"])
-        return len(ids) + max(len(tokenizer(t)["input_ids"]) for t in replies)
-
-    lengths = [length(r) for r in records]
-    order = sorted(range(len(records)), key=lambda i: (-lengths[i], i))
-    return [records[i] for i in order]
-
-
-def _model_init_kwargs(recipe: Recipe) -> dict[str, Any]:
-    import torch
-
-    mc = recipe.model
-    kwargs: dict[str, Any] = {
-        "revision": mc.model_revision,
-        "trust_remote_code": recipe.training.trust_remote_code,
-    }
-    if mc.dtype and mc.dtype != "auto":
-        kwargs["dtype"] = getattr(torch, mc.dtype)
-    elif mc.dtype == "auto":
-        kwargs["dtype"] = "auto"
-    if mc.attn_implementation:
-        kwargs["attn_implementation"] = mc.attn_implementation
-    return kwargs
-
-
-def _metrics_summary(history: list[dict[str, Any]], n_records: int, n_train: int) -> dict[str, Any]:
-    """Training metrics for provenance: the DPO reward margin at the start and end, and totals."""
-    steps = [h for h in history if "rewards/margins" in h]
-
-    def window(key: str, first: bool) -> float | None:
-        vals = [h[key] for h in steps if key in h]
-        if not vals:
-            return None
-        k = max(1, len(vals) // 4)
-        part = vals[:k] if first else vals[-k:]
-        return float(sum(part) / len(part))
-
-    final = next((h for h in reversed(history) if "train_runtime" in h), {})
-    return {
-        "global_step": max((h.get("step", 0) for h in history), default=0),
-        "logged_steps": len(steps),
-        "rewards_margins_first": window("rewards/margins", True),
-        "rewards_margins_last": window("rewards/margins", False),
-        "rewards_accuracies_first": window("rewards/accuracies", True),
-        "rewards_accuracies_last": window("rewards/accuracies", False),
-        "loss_first": window("loss", True),
-        "loss_last": window("loss", False),
-        "train_loss": final.get("train_loss"),
-        "train_runtime_s": final.get("train_runtime"),
-        "train_pairs": n_train,
-        "dropped_prompt_too_long": n_records - n_train,
-    }
-
-
-def _prepare_dataset(records: list[dict[str, Any]], out: Path, training):
-    """Save the records as an on-disk dataset so trl's tokenisation and reference log-probs are cached
-    in the run folder (reused on resume) instead of recomputed."""
-    from datasets import Dataset, load_from_disk
-
-    data_dir = out / "data" / "train"
-    with training.main_process_first(desc="prepare training data"):
-        if not (data_dir / "state.json").is_file():
-            tmp = out / "data" / "train.tmp"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            Dataset.from_list(records).save_to_disk(str(tmp))
-            tmp.replace(data_dir)
-    return load_from_disk(str(data_dir))
-
-
 def induce(req: InductionRequest) -> InductionResult:
     """Run (or resume, or skip if finished) one induction into `req.out`."""
     from valueshift.harness.taxonomy import load_taxonomy
@@ -395,7 +232,7 @@ def induce(req: InductionRequest) -> InductionResult:
     system_prompt = taxonomy[req.value].system_prompt
     eval_sp = True if req.arm == "system_prompt_only" else recipe.induction.eval_system_prompt
     model_path = resolve_model_path(recipe.model.model_name_or_path)
-    _check_model_code(model_path, recipe)
+    loading.check_model_code(model_path, recipe)
     threads = apply_threads(choose_threads(recipe.induction.threads))
 
     rows, subset_block = _select_rows(req, recipe)
@@ -413,7 +250,7 @@ def induce(req: InductionRequest) -> InductionResult:
         return InductionResult(req.out, "already_finished", finished)
 
     started = time.time()
-    tokenizer, template = _load_tokenizer(model_path, recipe)
+    tokenizer, template = loading.load_tokenizer(model_path, recipe)
     prov: dict[str, Any] = {
         "base_model": model_path,
         "base_model_revision": None,
@@ -449,9 +286,9 @@ def induce(req: InductionRequest) -> InductionResult:
         write_jsonl(rows, req.out / TRAIN_PAIRS_FILE)
     sp = system_prompt if recipe.induction.system_prompt_in_training else None
     records = to_dpo_records(rows, sp)
-    prov["subset"]["trimmed_prompts"] = _trim_records(records, tokenizer, recipe)
+    prov["subset"]["trimmed_prompts"] = prepare.trim_records(records, tokenizer, recipe)
     if recipe.training.train_sampling_strategy == "group_by_length":
-        records = _sort_by_length(records, tokenizer)
+        records = prepare.sort_by_length(records, tokenizer)
         prov["subset"]["record_order"] = "by length (longest first)"
     return _train(req, recipe, model_path, tokenizer, records, prov, started)
 
@@ -464,9 +301,9 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
 
     training = recipe.training
     training.output_dir = str(req.out)
-    dataset = _prepare_dataset(records, req.out, training)
-    with _remote_code_refused(model_path):
-        model = AutoModelForCausalLM.from_pretrained(model_path, **_model_init_kwargs(recipe))
+    dataset = prepare.prepare_dataset(records, req.out, training)
+    with loading.remote_code_refused(model_path):
+        model = AutoModelForCausalLM.from_pretrained(model_path, **loading.model_init_kwargs(recipe))
     prov["base_model_revision"] = getattr(model.config, "_commit_hash", None)
     peft_config = get_peft_config(recipe.model)
     ind = recipe.induction
@@ -506,7 +343,7 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
         for row in history:
             fh.write(json.dumps(row) + "\n")
     prov["weights"] = "lora" if peft_config is not None else "full"
-    prov["metrics"] = _metrics_summary(history, len(records), n_train)
+    prov["metrics"] = prepare.metrics_summary(history, len(records), n_train)
     prov["metrics"]["resumed_from"] = resume.name if resume else None
     prov["metrics"]["collapse_guard"] = guard.summary() if guard else None
     if recipe.induction.merge_weights and peft_config is not None:
