@@ -87,6 +87,11 @@ def env(tmp_path, monkeypatch):
     (tasks / "loop_sampled.yaml").write_text(
         LM_TASK.format(name="loop_sampled", data=data, max_gen_toks=10, do_sample="true", temperature=0.7)
     )
+    (tasks / "loop_needs.yaml").write_text(  # a task that declares it needs longer replies
+        LM_TASK.format(
+            name="loop_needs", data=data, max_gen_toks=12, do_sample="false", temperature=0.0
+        ).replace("  version: 1.0", "  version: 1.0\n  min_new_tokens: 10")
+    )
     (tasks / "loop_utils.py").write_text(
         "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
     )
@@ -127,7 +132,7 @@ def test_generation_settings_record_what_ran(env, tiny_model_path, tmp_path):
     store = tmp_path / "r.jsonl"
     cfg = _cfg(
         env,
-        lm_eval_tasks=["loop_greedy", "loop_sampled"],
+        lm_eval_tasks=["loop_greedy", "loop_sampled", "loop_needs"],
         inspect_tasks=[env["inspect"]],
         cpu_max_new_tokens=8,
         batch_size=2,
@@ -144,6 +149,7 @@ def test_generation_settings_record_what_ran(env, tiny_model_path, tmp_path):
     assert (sampled["do_sample"], sampled["temperature"]) == (True, 0.7)
     # the CPU cap applies where the task asks for more; the task's own limit where it asks for less
     assert greedy["max_new_tokens"] == 8 and sampled["max_new_tokens"] == 8 and ins["max_new_tokens"] == 8
+    assert recs["loop_needs"].generation["max_new_tokens"] == 10  # the task's stated need beats the cap
     for g in (greedy, sampled, ins):
         assert g["batch_size"] == 2 and g["apply_chat_template"] is True and len(g["chat_template_sha"]) == 16
         assert g["system_prompt"] is None and g["limit"] == 3
