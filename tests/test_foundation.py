@@ -73,6 +73,7 @@ def test_wheel_installs_only_under_valueshift(tmp_path: Path):
     assert top_levels <= allowed, top_levels - allowed
     for sub in ("harness", "tasks", "training", "leaderboards", "pipeline"):
         assert f"valueshift/{sub}/__init__.py" in names
+    assert "valueshift/pipeline/data/hh_sample.jsonl" in names  # the demo's data ships with it
     assert not any(
         n.startswith("lm_eval/") and not n.startswith("lm_eval/tasks/value_crosstalk/") for n in names
     )
@@ -202,3 +203,25 @@ def test_inspect_registry_change_falls_back_with_a_warning(monkeypatch):
     monkeypatch.delattr(registry, "registry_key")
     with pytest.warns(RuntimeWarning, match="valueshift/anthropomorphism"):
         assert inspect_registry.register_bare_names() == []
+
+
+def _imports(folder: str) -> list[tuple[str, str]]:
+    import ast
+
+    found = []
+    for py in (ROOT / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [(str(py.relative_to(ROOT)), n) for n in names if n.startswith("valueshift.")]
+    return found
+
+
+def test_floors_import_downwards_only():
+    """harness (bottom) imports no upper floor; training, tasks and leaderboards never import the
+    pipeline (top). Checked on the source, imports inside functions included."""
+    upper = ("valueshift.training", "valueshift.tasks", "valueshift.leaderboards", "valueshift.pipeline")
+    assert [f"{f}: {m}" for f, m in _imports("harness") if m.startswith(upper)] == []
+    for floor in ("training", "tasks", "leaderboards"):
+        assert [f"{f}: {m}" for f, m in _imports(floor) if m.startswith("valueshift.pipeline")] == []
