@@ -75,18 +75,18 @@ def instrument() -> None:
     from valueshift.harness.results import ResultsStore
     from valueshift.harness.scoring.runners import LmEvalRunner
 
-    orig_model = LmEvalRunner._model
+    orig_evaluate = LmEvalRunner._evaluate
+    wrapped: set[int] = set()
 
-    def model(self):
-        first = self._lm is None
-        lm = orig_model(self)
-        if first:
+    def evaluate(self, lm, planned):
+        if id(lm) not in wrapped:  # one lm-eval model object per task run on the shared engine
+            wrapped.add(id(lm))
             for method in ("generate_until", "loglikelihood", "loglikelihood_rolling"):
                 if hasattr(lm, method):
                     _wrap(lm, method, "generation")
-        return lm
+        return orig_evaluate(self, lm, planned)
 
-    LmEvalRunner._model = model
+    LmEvalRunner._evaluate = evaluate
     _wrap(lm_task.ConfigurableTask, "process_results", "scorers")
     orig_payload = score_mod.lmeval_task_payload
 
@@ -98,10 +98,10 @@ def instrument() -> None:
     _wrap(ResultsStore, "append", "records")
     orig_run = LmEvalRunner.run
 
-    def run(self, task):
-        CURRENT["task"] = task
+    def run(self, planned):
+        CURRENT["task"] = planned.name
         with timed("harness_call"):
-            return orig_run(self, task)
+            return orig_run(self, planned)
 
     LmEvalRunner.run = run
 

@@ -260,6 +260,7 @@ def _run_task(m: _Model, t: PlannedTask, cfg: ScoreConfig, store: ResultsStore, 
         return TaskOutcome(t.name, t.harness, "failed", rid, error=f"{type(exc).__name__}: {exc}")
     finally:
         runner.on_generation = None
+        ticked = bar.count - start_count  # replies the model generated (cached ones do not tick)
         bar.top_up(start_count + t.n_generations)
     rec = ResultRecord.new(
         model=spec.model_info(),
@@ -277,7 +278,7 @@ def _run_task(m: _Model, t: PlannedTask, cfg: ScoreConfig, store: ResultsStore, 
         t.harness,
         label,
         rec.record_id,
-        runner.cache_count() - before,
+        runner.cache_count() - before if cfg.use_cache else ticked,
         time.perf_counter() - t0,
         {k: mv.value for k, mv in rec.metrics.items()},
         error=reason,
