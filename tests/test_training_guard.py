@@ -1,0 +1,47 @@
+"""The collapse guard (issue 12 item 6): a run that breaks the model stops and keeps the last adapter
+that passed; a healthy run trains to the end; both are recorded in provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from valueshift.harness.cli import run_command
+
+TINY = ["--set", "max_length=48", "--set", "per_device_train_batch_size=2", "--set", "save_steps=100",
+        "--set", "report_to=none", "--set", "collapse_check_steps=1", "--set", "collapse_probe_prompts=2",
+        "--set", "collapse_probe_tokens=8", "--threads", "1"]  # fmt: skip
+
+
+def _run(subset: Path, model: Path, out: Path, max_increase: float) -> dict:
+    argv = ["induce", "--value", "empathy", "--subset", str(subset), "--model", str(model), "--max-steps", "3",
+            "--out", str(out), *TINY, "--set", f"collapse_max_increase={max_increase}"]  # fmt: skip
+    assert run_command(argv) == 0
+    return json.loads((out / "provenance.json").read_text())
+
+
+def test_guard_stops_and_restores_or_lets_training_finish(
+    tiny_model_path, hh_normalised_pairs, tmp_path, capsys
+):
+    from safetensors.torch import load_file
+
+    subset = tmp_path / "empathy.jsonl"
+    subset.write_text(
+        "".join(json.dumps(dict(r, value="empathy", flipped=False)) + "\n" for r in hh_normalised_pairs[:6])
+    )
+    # a threshold no reply can meet: the first check fails, training stops, the initial adapter is kept
+    prov = _run(subset, tiny_model_path, tmp_path / "stopped", -1.0)
+    guard = prov["metrics"]["collapse_guard"]
+    assert guard["stopped_at_step"] == 1 and guard["restored_adapter_of_step"] == 0
+    assert guard["base_degenerate_rate"] is not None and guard["checks"][0]["passed"] is False
+    assert prov["metrics"]["global_step"] == 1
+    weights = load_file(str(tmp_path / "stopped" / "adapter_model.safetensors"))
+    lora_b = [w for k, w in weights.items() if "lora_B" in k]
+    assert lora_b and all(float(w.abs().max()) == 0.0 for w in lora_b)  # LoRA's B starts at zero
+
+    # a threshold every reply meets: three checks, all passed, training reaches max_steps
+    prov = _run(subset, tiny_model_path, tmp_path / "healthy", 1.0)
+    guard = prov["metrics"]["collapse_guard"]
+    assert [c["step"] for c in guard["checks"]] == [1, 2, 3] and all(c["passed"] for c in guard["checks"])
+    assert guard["stopped_at_step"] is None and prov["metrics"]["global_step"] == 3
+    capsys.readouterr()
