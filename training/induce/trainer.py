@@ -110,7 +110,8 @@ class CollapseGuard(TrainerCallback):
             self._good, self._good_step = self._trainable(model), state.global_step
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if model is None or state.global_step % self.every:
+        last = state.max_steps > 0 and state.global_step >= state.max_steps
+        if model is None or (state.global_step % self.every and not last):  # the final adapter is checked too
             return control
         rate, texts = self.degenerate_rate(model)
         passed = rate <= (self.base_rate or 0.0) + self.max_increase
