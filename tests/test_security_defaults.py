@@ -55,7 +55,6 @@ def test_the_payload_is_live_under_an_unsafe_loader(tmp_path: Path):
 def _loaders(tmp: Path) -> dict:
     """Every YAML entry point: name -> callable(path) that must reject the file."""
     from valueshift.harness.scorers.anthro import load_cue_categories
-    from valueshift.harness.scorers.refusal import load_training_sentences
     from valueshift.harness.taxonomy import load_taxonomy
     from valueshift.leaderboards.schema import load_schema
     from valueshift.training.induce.recipe import load_recipe
@@ -68,7 +67,6 @@ def _loaders(tmp: Path) -> dict:
         "sweep spec": load_spec,
         "leaderboard schema": load_schema,
         "anthropomorphism cues": load_cue_categories,
-        "refusal training sentences": load_training_sentences,
         "valueshift score --config": lambda p: _run(
             ["score", "default", "--results", str(tmp / "r.jsonl"), "--config", str(p)]
         ),
@@ -103,7 +101,6 @@ LOADER_NAMES = [
     "sweep spec",
     "leaderboard schema",
     "anthropomorphism cues",
-    "refusal training sentences",
     "valueshift score --config",
     "valueshift matrix --config",
     "valueshift leaderboard check --schema",
