@@ -10,7 +10,7 @@ from a library) are deliberately not `InputError`s and still surface with their 
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "did_you_mean"]
 
 
 class InputError(ValueError):
@@ -18,3 +18,12 @@ class InputError(ValueError):
 
     A `ValueError` subclass so that code catching `ValueError` from our loaders keeps working.
     """
+
+
+def did_you_mean(name: str, known, cutoff: float = 0.6) -> str:
+    """`"; did you mean 'empathy'?"` for a near miss among `known`, else `""`: the one wording for
+    unknown value, arm, stage, column and command names (append it to the error message)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -11,11 +11,10 @@ control across seeds; `harness/matrix/config.py: min_seeds`).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from valueshift.harness.errors import InputError
+from valueshift.harness.errors import InputError, did_you_mean
 from valueshift.training.induce.arms import ARMS
 
 STAGES = ("model", "extract", "subsets", "induce", "score", "matrix", "leaderboard")
@@ -24,11 +23,6 @@ SAMPLE_FILE = Path(__file__).resolve().parent / "data" / "hh_sample.jsonl"
 
 class DemoError(InputError):
     """A demo setting or stage is wrong; the message names it and what to change."""
-
-
-def _closest(name: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 @dataclass
@@ -58,7 +52,7 @@ class DemoConfig:
     def from_dict(cls, d: dict) -> DemoConfig:
         unknown = sorted(set(d) - set(cls.__dataclass_fields__))
         if unknown:
-            hint = _closest(unknown[0], list(cls.__dataclass_fields__))
+            hint = did_you_mean(unknown[0], list(cls.__dataclass_fields__))
             raise DemoError(f"demo config: unknown keys {unknown}{hint}")
         return cls(**d)
 
@@ -66,13 +60,15 @@ class DemoConfig:
         """Names every wrong setting before anything runs (a typo must not cost a training run)."""
         for arm in self.arms:
             if arm not in ARMS:
-                raise DemoError(f"arms: unknown arm {arm!r} (arms: {', '.join(ARMS)}){_closest(arm, ARMS)}")
+                raise DemoError(
+                    f"arms: unknown arm {arm!r} (arms: {', '.join(ARMS)}){did_you_mean(arm, ARMS)}"
+                )
         if "value" not in self.arms and self.arms:
             raise DemoError("arms: the control arms need the 'value' arm to compare against")
         for stage in self.stages:
             if stage not in STAGES:
                 raise DemoError(
-                    f"--stages: unknown {stage!r} (stages: {', '.join(STAGES)}){_closest(stage, STAGES)}"
+                    f"--stages: unknown {stage!r} (stages: {', '.join(STAGES)}){did_you_mean(stage, STAGES)}"
                 )
         if not self.values:
             raise DemoError("values: name at least one value to induce")
@@ -84,7 +80,7 @@ class DemoConfig:
         for v in self.values:
             if v not in names:
                 raise DemoError(
-                    f"values: unknown value {v!r}{_closest(v, names)} (values: {', '.join(names)})"
+                    f"values: unknown value {v!r}{did_you_mean(v, names)} (values: {', '.join(names)})"
                 )
         return self
 
