@@ -1,4 +1,4 @@
-"""Extractors through the public API: lexicon, embedding (the embedded MiniLM), LLM over the
+"""Extractors through the public API: lexicon, embedding (the learned value head), embedding-threshold, LLM over the
 transformers backend and an OpenAI-compatible server, the answer parser, and the cache."""
 
 from __future__ import annotations
@@ -37,8 +37,24 @@ def test_lexicon_finds_cues_and_explains_them():
     assert "illegal*" in json.loads(crime.raw)["legality"]
 
 
-def test_embedding_extractor_reads_clear_cases():
-    ex = make_extractor("embedding")
+def test_default_extractor_is_the_learned_head_and_degenerate_replies_express_no_value():
+    ex = make_extractor()
+    assert ex.name == "embedding" and ex.config()["head"].startswith("values-v")
+    loop = ExtractionItem("User: hi", "I'm not sure what to do. " * 6)
+    grief, crime, fact, degenerate = ex.extract([GRIEF, CRIME, FACT, loop])
+    assert "empathy" in grief.values and "legality" in crime.values
+    assert "violence" not in grief.values and fact.values <= {"accuracy"}
+    assert degenerate.values == frozenset() and json.loads(degenerate.raw) == {
+        "degenerate": "repeated_sentence"
+    }
+    card = ex.instrument_card()
+    assert card["detector"] == ex.config()["head"] and card["one_of_four_random_baseline"] == 0.25
+    assert 0 <= card["micro_precision"] <= 1 and card["corpus_hash"] == ex.config()["corpus_hash"]
+    json.dumps(ex.config())
+
+
+def test_threshold_extractor_reads_clear_cases():
+    ex = make_extractor("embedding-threshold")
     grief, crime, fight, fact = ex.extract([GRIEF, CRIME, FIGHT, FACT])
     assert "empathy" in grief.values and "violence" not in grief.values
     assert "legality" in crime.values
@@ -49,15 +65,15 @@ def test_embedding_extractor_reads_clear_cases():
 
 
 def test_config_changes_with_thresholds_and_taxonomy(tmp_path: Path):
-    base = make_extractor("embedding")
-    stricter = make_extractor("embedding", thresholds={"empathy": 0.99})
+    base = make_extractor("embedding-threshold")
+    stricter = make_extractor("embedding-threshold", thresholds={"empathy": 0.99})
     assert base.config_hash() != stricter.config_hash()
     assert "empathy" not in stricter.extract([GRIEF])[0].values
     json.dumps(base.config())  # JSON-able
     with pytest.raises(ValueError, match="unknown extractor"):
         make_extractor("telepathy")
     with pytest.raises(ValueError, match="not in the taxonomy"):
-        make_extractor("embedding", thresholds={"telepathy": 0.5})
+        make_extractor("embedding-threshold", thresholds={"telepathy": 0.5})
 
 
 def test_cache_reuses_results(tmp_path: Path):

@@ -15,11 +15,15 @@ def _corpus(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from valueshift.harness.detectors.features import default_memo_path, load_memo, save_memo
     from valueshift.harness.detectors.heads import registered_heads
     from valueshift.harness.detectors.metrics import fmt
     from valueshift.harness.detectors.registry import train_definition, warn_import_errors
+    from valueshift.harness.paths import cache_dir
 
     corpus = _corpus(args)
+    for memo in (default_memo_path(), cache_dir() / "anthro_head" / "sentence-embeddings.npz"):
+        load_memo(memo)  # sentences embedded by earlier runs are not encoded again
     defs = registered_heads(args.only)
     warn_import_errors()
     if not defs:
@@ -27,6 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     for defn in defs:
         head, report = train_definition(defn, corpus, write=not args.dry_run)
+        save_memo(default_memo_path())
         pooled = report["pooled"]["micro"]
         print(
             f"{defn.name}-v{defn.version}: {head.card['training_items']} items, sources {head.card['training_sources']}; "

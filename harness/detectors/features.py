@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,38 @@ def last_user_turn(prompt: str, max_chars: int = 400) -> str:
                 turn = turn.split(stop)[0]
             return turn.strip()[-max_chars:]
     return prompt.strip()[-max_chars:]
+
+
+def load_memo(path: Path) -> int:
+    """Fill the per-process sentence memo from an .npz written by `save_memo` (training reruns
+    then encode only new sentences). Returns the number of entries loaded."""
+    if not path.is_file():
+        return 0
+    with np.load(path, allow_pickle=False) as z:
+        for model, text, emb in zip(z["models"].tolist(), z["texts"].tolist(), z["emb"], strict=True):
+            _MEMO.setdefault((model, text), emb)
+    return len(_MEMO)
+
+
+def save_memo(path: Path) -> None:
+    if not _MEMO:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = list(_MEMO)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(
+        tmp,
+        models=np.array([k[0] for k in keys]),
+        texts=np.array([k[1] for k in keys]),
+        emb=np.stack([_MEMO[k] for k in keys]),
+    )
+    tmp.replace(path)
+
+
+def default_memo_path() -> Path:
+    from valueshift.harness.paths import cache_dir
+
+    return cache_dir() / "detectors" / "sentence-embeddings.npz"
 
 
 class Featurizer:

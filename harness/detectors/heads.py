@@ -1,7 +1,8 @@
 """Small, versioned, shippable classifier heads over MiniLM sentence features, and their registry.
 
-A head is one logistic regression per label (multi-label) over the features of
-`valueshift.harness.detectors.features` (standardised), with a decision threshold per label chosen
+A head is a linear model per label (multi-label: one ridge fit for all labels, then a logistic
+map of each score to a probability) over the features of `valueshift.harness.detectors.features`
+(standardised), with a decision threshold per label chosen
 by cross-validation grouped by source inside the training rows only. It ships as two small files
 in `harness/detectors/heads/`: `<name>-v<version>.npz` (weights, no pickle) and
 `<name>-v<version>.json` (its card: version, labels, feature config, training command, corpus hash,
@@ -66,11 +67,14 @@ class HeadDefinition:
     labels: tuple[str, ...]
     targets: Callable[[Any], dict[str, int] | None]
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    C: float = 0.5  # inverse L2 strength of each logistic regression
-    class_weight: str | None = "balanced"
+    alpha: float = 1000.0  # L2 strength of the ridge fit (features are standardised)
+    C: float | None = (
+        None  # set: one sklearn logistic regression per label with this inverse L2 strength (slower)
+    )
     min_positives: int = 4  # fewer training positives: the label never fires (listed in the card)
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     evaluate: Callable[[], str] | None = None  # bench_detectors.py prints what it returns
+    card_metrics: Callable[[np.ndarray, dict], dict] | None = None  # (Y, LOSO report) -> extra card figures
     description: str = ""
 
 
@@ -154,18 +158,41 @@ def load_head(name: str, version: int | None = None, directory: Path = HEADS_DIR
 
 
 def _fit_weights(X: np.ndarray, Y: np.ndarray, defn: HeadDefinition) -> tuple[np.ndarray, ...]:
+    """Ridge regression of all labels at once on standardised features (one linear solve per fit,
+    fast enough for nested leave-one-source-out on a shared CPU), then per label a logistic map of
+    its score to a probability (Platt scaling on the training scores)."""
     from sklearn.linear_model import LogisticRegression
 
     mean = X.mean(0)
     scale = X.std(0) + 1e-6
     Z = (X - mean) / scale
+    if defn.C is not None:
+        return _fit_logistic(Z, Y, defn, mean, scale)
+    ybar = Y.mean(0)
+    A = Z.T @ Z + defn.alpha * np.eye(Z.shape[1], dtype=Z.dtype)
+    W = np.linalg.solve(A, Z.T @ (Y - ybar))  # (d, L)
+    S = Z @ W + ybar
     L = Y.shape[1]
     coef = np.zeros((L, X.shape[1]), np.float32)
     intercept = np.full(L, -30.0, np.float32)  # a label without enough positives never fires
     for j in range(L):
         if Y[:, j].sum() >= defn.min_positives and (1 - Y[:, j]).sum() >= defn.min_positives:
-            lr = LogisticRegression(C=defn.C, class_weight=defn.class_weight, max_iter=2000)
-            lr.fit(Z, Y[:, j])
+            platt = LogisticRegression(C=1.0).fit(S[:, j : j + 1], Y[:, j])
+            a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+            coef[j], intercept[j] = a * W[:, j], a * ybar[j] + b
+    return coef, intercept, mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _fit_logistic(
+    Z: np.ndarray, Y: np.ndarray, defn: HeadDefinition, mean: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    from sklearn.linear_model import LogisticRegression
+
+    coef = np.zeros((Y.shape[1], Z.shape[1]), np.float32)
+    intercept = np.full(Y.shape[1], -30.0, np.float32)
+    for j in range(Y.shape[1]):
+        if Y[:, j].sum() >= defn.min_positives and (1 - Y[:, j]).sum() >= defn.min_positives:
+            lr = LogisticRegression(C=defn.C, class_weight="balanced", max_iter=1000).fit(Z, Y[:, j])
             coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
     return coef, intercept, mean.astype(np.float32), scale.astype(np.float32)
 
@@ -191,20 +218,18 @@ def pick_threshold(y: np.ndarray, p: np.ndarray, rule: ThresholdRule) -> float:
     pos = int(y.sum())
     if pos < 2:
         return rule.default
-    best, best_t = -1.0, rule.default
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order].astype(np.float64)
+    tp = np.cumsum(ys)
+    n_pred = np.arange(1, len(ps) + 1)
+    last = np.r_[ps[1:] != ps[:-1], True]  # a threshold keeps every tied probability together
+    ok = last & (n_pred <= rule.max_rate_ratio * pos) & (tp > 0)
+    if not ok.any():
+        return rule.default
+    prec, rec = tp / n_pred, tp / pos
     b2 = rule.beta**2
-    for t in np.unique(np.round(p, 3)):
-        pred = p >= t
-        if pred.sum() > rule.max_rate_ratio * pos:
-            continue
-        tp = float((pred & (y == 1)).sum())
-        if tp == 0:
-            continue
-        prec, rec = tp / pred.sum(), tp / pos
-        f = (1 + b2) * prec * rec / (b2 * prec + rec)
-        if f > best:
-            best, best_t = f, float(t)
-    return best_t
+    f = np.where(ok, (1 + b2) * prec * rec / np.maximum(b2 * prec + rec, 1e-12), -1.0)
+    return float(ps[int(np.argmax(f))])
 
 
 def fit_with_thresholds(
@@ -240,7 +265,13 @@ def build_head(
 ) -> LinearHead:
     (coef, intercept, mean, scale), thr = fit_with_thresholds(X, Y, groups, defn)
     untrained = [n for j, n in enumerate(defn.labels) if intercept[j] <= -30.0]
-    card = {**card, "untrained_labels": untrained, "C": defn.C, "threshold_rule": asdict(defn.threshold)}
+    card = {
+        **card,
+        "untrained_labels": untrained,
+        "alpha": defn.alpha,
+        "C": defn.C,
+        "threshold_rule": asdict(defn.threshold),
+    }
     return LinearHead(
         defn.name, defn.version, defn.labels, coef, intercept, mean, scale, thr, defn.features, card
     )

@@ -89,12 +89,14 @@ def train_definition(
         "training_command": training_command(defn),
         "corpus_hash": corpus.content_hash(items),
         "training_items": len(items),
-        "training_sources": {g: int((groups == g).sum()) for g in sorted(set(groups))},
+        "training_sources": {str(g): int((groups == g).sum()) for g in sorted(set(groups))},
         "loso": {
             "pooled": _slim(report["pooled"]),
-            "per_source": {g: _slim(m) for g, m in report["per_source"].items()},
+            "per_source": {str(g): _slim(m) for g, m in report["per_source"].items()},
         },
     }
+    if defn.card_metrics is not None:
+        card["loso"].update(defn.card_metrics(Y, report))
     head = build_head(defn, X, Y, groups, card)
     if write:
         head.save()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from valueshift.harness.detectors.features import FeatureConfig
-from valueshift.harness.detectors.heads import HeadDefinition, register_head
+from valueshift.harness.detectors.heads import HeadDefinition, ThresholdRule, register_head
 from valueshift.harness.taxonomy import load_taxonomy
 
 VALUE_HEAD = "values"
@@ -36,6 +36,21 @@ def value_targets(item) -> dict[str, int] | None:
     return {v: 1 for v in lab.values}
 
 
+def value_card_metrics(Y: np.ndarray, report: dict) -> dict:
+    """1-of-4 choice on the pooled held-out probabilities, and values fired over 2x their label rate."""
+    share, trials = one_of_four(Y, report["_proba"])
+    over = {
+        k: round(v["rate_ratio"], 2)
+        for k, v in report["pooled"]["per_label"].items()
+        if v["rate_ratio"] and v["rate_ratio"] > 2
+    }
+    return {
+        "one_of_four": None if share is None else round(share, 4),
+        "one_of_four_trials": trials,
+        "values_over_2x": over,
+    }
+
+
 VALUE_DEFINITION = register_head(
     HeadDefinition(
         name=VALUE_HEAD,
@@ -44,6 +59,9 @@ VALUE_DEFINITION = register_head(
         labels=load_taxonomy().names,
         targets=value_targets,
         features=VALUE_FEATURES,
+        alpha=1000.0,
+        threshold=ThresholdRule(beta=1.0, max_rate_ratio=1.0),
+        card_metrics=value_card_metrics,
         description="Which of the paper's 16 values a response expresses (multi-label), from MiniLM sentence "
         "embeddings (mean and max over sentences), the prompt's last user turn and lexicon cue flags.",
     )

@@ -119,7 +119,9 @@ def register_extractor(name: str) -> Callable[[type[Extractor]], type[Extractor]
     return deco
 
 
-EXTRACTORS = ("embedding", "lexicon", "llm")
+EXTRACTORS = ("embedding", "embedding-threshold", "lexicon", "llm")
+# module that registers each built-in extractor (imported lazily)
+_MODULES = {"embedding": "head", "embedding-threshold": "embedding", "lexicon": "lexicon", "llm": "llm"}
 DEFAULT_EXTRACTOR = "embedding"
 
 
@@ -129,7 +131,8 @@ def make_extractor(
     cache: str | bool | None = None,
     **options: Any,
 ) -> Extractor:
-    """Build an extractor by name: "embedding" (offline default), "lexicon" or "llm".
+    """Build an extractor by name: "embedding" (offline default: the learned value head),
+    "embedding-threshold" (per-value cosine thresholds, the former default), "lexicon" or "llm".
 
     taxonomy: a `Taxonomy`, a path to a taxonomy YAML, or None for the paper's 16 values.
     cache: None/False for none; True for the user cache (`~/.cache/valueshift/extractions.sqlite`);
@@ -141,7 +144,7 @@ def make_extractor(
     if name in EXTRACTORS:
         # Importing the module registers the class; done lazily so that a missing optional
         # dependency only breaks the extractor that needs it.
-        importlib.import_module(f"valueshift.harness.extractors.{name}")
+        importlib.import_module(f"valueshift.harness.extractors.{_MODULES[name]}")
     extractor = _REGISTRY[name](taxonomy=taxonomy, **options)
     if cache:
         from valueshift.harness.extractors.cache import CachedExtractor, ExtractionCache

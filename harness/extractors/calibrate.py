@@ -1,4 +1,6 @@
-"""Calibrate the embedding extractor's per-value thresholds on a labelled file and store them
+"""Calibrate the `embedding-threshold` extractor's per-value thresholds (the baseline kept from the
+former default; the default `embedding` extractor is the learned head, trained by `valueshift
+train-detectors`) on a labelled file and store them
 with the taxonomy (`embedding_threshold:` per value, plus an `embedding_calibration:` block).
 
 Method: score every labelled response (best sentence-anchor cosine per value); for each value,
@@ -174,7 +176,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "calibrate-extractor",
-        help="calibrate the embedding extractor's per-value thresholds on a labelled file",
+        help="calibrate the embedding-threshold baseline's per-value thresholds on a labelled file",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,4 +1,5 @@
-"""The embedding extractor: the offline default, fast on CPU.
+"""The `embedding-threshold` extractor: the former offline default (per-value cosine thresholds),
+kept as a baseline; the default `embedding` extractor is now the learned head (head.py).
 
 Why this design: the paper's LLM extractor reads values off each response; on a laptop CPU an LLM
 that can do that is far too slow for 100k+ responses. Values in assistant replies are mostly
@@ -50,7 +51,7 @@ def split_sentences(text: str, max_sentences: int = 32, min_chars: int = 3) -> l
     return out
 
 
-@register_extractor("embedding")
+@register_extractor("embedding-threshold")
 class EmbeddingExtractor(Extractor):
     """Sentence-embedding similarity to per-value anchors, with per-value thresholds.
 
@@ -60,7 +61,7 @@ class EmbeddingExtractor(Extractor):
     0 for pure embedding similarity; thresholds are calibrated for the default), max_sentences (per response), batch_size, device.
     """
 
-    name = "embedding"
+    name = "embedding-threshold"
 
     def __init__(
         self,

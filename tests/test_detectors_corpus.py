@@ -1,0 +1,122 @@
+"""The team-corpus loader, agreement, and the head API (train -> save -> load -> predict), on a
+small corpus written in a temporary folder and on the real corpus's references."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from valueshift.harness.detectors.corpus import CorpusError, load_corpus
+
+NO_ANTHRO = {"internal_states": 0, "personhood": 0, "relationship": 0, "validation": 0}
+
+
+def _label(i: str, values: list[str], annotator: str, refusal: str = "none") -> dict:
+    return {
+        "id": i,
+        "values": values,
+        "anthro": NO_ANTHRO,
+        "refusal": refusal,
+        "degenerate": 0,
+        "annotator": annotator,
+    }
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _tiny_corpus(root: Path, n: int = 12) -> Path:
+    items, labels_a, labels_b, assign = [], [], [], []
+    texts = {
+        "empathy": "I'm so sorry you are going through this, that sounds really painful.",
+        "legality": "That would be against the law, and you could be prosecuted for it.",
+    }
+    for k in range(n):
+        value = "empathy" if k % 2 else "legality"
+        src = f"src{k % 3}"
+        items.append({"id": f"t{k}", "source": src, "prompt": "User: help", "text": texts[value] + f" ({k})"})
+        labels_a.append(_label(f"t{k}", [value], "A"))
+        assign.append({"id": f"t{k}", "round": 1, "primary": "A", "second": "B" if k < 4 else None})
+        if k < 4:
+            labels_b.append(_label(f"t{k}", [value] if k != 3 else [], "B"))
+    _write(root / "items.jsonl", items)
+    _write(root / "assignments.jsonl", assign)
+    _write(root / "labels" / "annotator_A.jsonl", labels_a)
+    _write(root / "labels" / "annotator_B.jsonl", labels_b)
+    return root
+
+
+def test_corpus_primary_labels_and_kappa(tmp_path: Path):
+    corpus = load_corpus(_tiny_corpus(tmp_path / "c"), shared_data=tmp_path)
+    assert len(corpus.labelled()) == 12 and corpus.sources == ["src0", "src1", "src2"]
+    assert corpus.items[1].label.values == {"empathy"} and corpus.items[1].label.annotator == "A"
+    table = corpus.agreement()
+    assert table["n"] == 4 and table["values"]["empathy"]["positives_a"] == 2
+    assert table["values"]["empathy"]["positives_b"] == 1 and table["values"]["legality"]["kappa"] == 1.0
+    assert table["values"]["humor"]["kappa"] is None  # never labelled by either: undefined, not 1.0
+    before = corpus.content_hash()
+    _write(tmp_path / "c" / "labels" / "annotator_A.jsonl", [_label("t0", ["humor"], "A")])
+    assert load_corpus(tmp_path / "c", shared_data=tmp_path).content_hash() != before
+
+
+def test_missing_shared_data_and_bad_label_are_named(tmp_path: Path):
+    root = _tiny_corpus(tmp_path / "c")
+    ref = {
+        "id": "hh-1-chosen",
+        "source": "hh_rlhf",
+        "ref": {"file": "hh_rlhf_harmless_test/harmless-base_test.jsonl.gz", "line": 1, "side": "chosen"},
+    }
+    _write(root / "generated" / "more.jsonl", [ref])
+    with pytest.raises(
+        CorpusError, match=r"hh_rlhf_harmless_test/harmless-base_test.jsonl.gz.*missing.*SOURCE.txt"
+    ):
+        load_corpus(root, shared_data=tmp_path / "nowhere")
+    (root / "generated" / "more.jsonl").unlink()
+    _write(root / "labels" / "annotator_C.jsonl", [{**_label("t1", ["telepathy"], "C")}])
+    with pytest.raises(CorpusError, match=r"annotator_C.jsonl:1: field 'values'"):
+        load_corpus(root, shared_data=tmp_path)
+
+
+def test_real_corpus_references_resolve(shared_data: Path):
+    corpus = load_corpus(shared_data=shared_data)
+    by_source = {it.source for it in corpus.items}
+    assert {"hh_rlhf", "caa_refusal", "xstest_gpt4"} <= by_source
+    hh = [it for it in corpus.items if it.source == "hh_rlhf"]
+    assert sum(bool(it.response.strip()) for it in hh) >= 0.95 * len(hh)  # a few HH final turns are empty
+
+
+def test_head_api_train_save_load_predict(tmp_path: Path):
+    from dataclasses import replace
+
+    from valueshift.harness.detectors.heads import ThresholdRule, load_head
+    from valueshift.harness.detectors.registry import train_definition
+    from valueshift.harness.detectors.values import VALUE_DEFINITION
+    from valueshift.harness.extractors.base import ExtractionItem
+
+    corpus = load_corpus(_tiny_corpus(tmp_path / "c", n=24), shared_data=tmp_path)
+    defn = replace(
+        VALUE_DEFINITION,
+        name="tiny",
+        min_positives=2,
+        alpha=10.0,
+        threshold=ThresholdRule(max_rate_ratio=1.5),
+    )
+    head, report = train_definition(defn, corpus, write=False)
+    assert set(report["per_source"]) == {"src0", "src1", "src2"}  # every source held out once
+    assert head.card["training_items"] == 24 and "humor" in head.card["untrained_labels"]
+    path = head.save(tmp_path / "heads")
+    assert path.name == "tiny-v1.npz" and path.stat().st_size < 200_000
+    again = load_head("tiny", directory=tmp_path / "heads")
+    items = [
+        ExtractionItem("User: help", "I'm so sorry, that sounds really painful."),
+        ExtractionItem("User: help", "That is against the law."),
+    ]
+    X = again.featurizer().transform(items)
+    np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), rtol=1e-5)
+    pred = dict(zip(again.labels, again.predict(X)[0], strict=True))
+    assert pred["empathy"] == 1 and pred["humor"] == 0
