@@ -6,6 +6,12 @@ Resumable: extractions are appended batch by batch (fsync'd), and results are ca
 pairs already in extractions.jsonl, drops a half-written last line, and re-reads from the cache
 anything extracted but not yet written: nothing is lost or written twice. A second run on the
 same data (even into another folder) reads everything from the cache.
+
+At dataset scale: `--shard K/N` extracts the K-th of N contiguous slices (K from 0) into
+OUT/shards/K-of-N/, and `valueshift extract --merge --out OUT` joins the N shards into exactly
+the files one unsharded run writes (see `valueshift.training.data.shards`). With a vLLM backend
+the whole shard goes through one engine in one offline call (`--batch-size 0`, its default there);
+`--tensor-parallel-size`, `--data-parallel-size` and `--engine-option KEY=VALUE` reach vLLM's `LLM()`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from valueshift.harness.errors import InputError
 from valueshift.training.jsonl_io import AppendLog, read_complete_jsonl, write_json_atomic, write_jsonl_atomic
@@ -55,12 +63,14 @@ class ExtractRequest:
     fields: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     format: str | None = None
-    batch_size: int = 64
+    batch_size: int | None = None  # pairs per batch and checkpoint: 64; 0 = the whole shard (vllm default)
     cache: str | None = None
     no_cache: bool = False
     strict: bool = False
     overwrite: bool = False
     quiet: bool = False
+    shard: str | None = None  # "K/N": extract the K-th of N contiguous slices into OUT/shards/K-of-N
+    engine_options: dict[str, Any] = field(default_factory=dict)  # vLLM `LLM(**engine_options)`
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict[str, str]:
@@ -98,16 +108,49 @@ def build_extractor(args: ExtractRequest | argparse.Namespace):
             options["max_new_tokens"] = args.max_new_tokens
     elif args.backend:
         raise ExtractError("--backend only applies to --extractor llm")
+    engine_options = dict(getattr(args, "engine_options", None) or {})
+    if engine_options:
+        if not str(options.get("backend", "")).startswith("vllm:"):
+            raise ExtractError(
+                "--tensor-parallel-size/--data-parallel-size/--engine-option need --backend vllm:MODEL"
+            )
+        from valueshift.training.data.shards import LazyEngineBackend
+
+        options["backend"] = LazyEngineBackend(options["backend"], engine_options)
     cache = False if args.no_cache else (args.cache or True)
     return make_extractor(args.extractor, taxonomy=args.taxonomy, cache=cache, **options)
 
 
+def _batch_size(args: ExtractRequest) -> int:
+    """Pairs per extraction call (and per checkpoint). vLLM schedules best when it sees the whole
+    shard at once, so that is its default; elsewhere 64."""
+    if args.batch_size is not None:
+        if args.batch_size < 0:
+            raise ExtractError(
+                f"--batch-size must be >= 0 (0: the whole shard in one call), got {args.batch_size}"
+            )
+        return args.batch_size
+    return 0 if args.extractor == "llm" and str(args.backend or "").startswith("vllm:") else 64
+
+
 def request_from_args(args: argparse.Namespace) -> ExtractRequest:
-    names = {f.name for f in dataclasses.fields(ExtractRequest)} - {"fields", "options", "out"}
+    names = {f.name for f in dataclasses.fields(ExtractRequest)} - {
+        "fields",
+        "options",
+        "out",
+        "engine_options",
+    }
+    engine: dict[str, Any] = {}
+    for key, value in _key_values(getattr(args, "engine_option", None), "--engine-option").items():
+        engine[key] = yaml.safe_load(value)  # 2 -> int, 0.9 -> float, true -> bool, text stays text
+    for key in ("tensor_parallel_size", "data_parallel_size"):
+        if getattr(args, key, None):
+            engine[key] = getattr(args, key)
     return ExtractRequest(
         out=Path(args.out),
         fields=_key_values(args.fields, "--fields"),
         options=_key_values(args.option, "--option"),
+        engine_options=engine,
         **{n: getattr(args, n) for n in names},
     )
 
@@ -121,12 +164,14 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
     from valueshift.harness import __version__
     from valueshift.harness.extractors import ExtractionItem
     from valueshift.training.data import LoadReport, data_fingerprint, load_pairs
+    from valueshift.training.data.shards import count_values, parse_shard, shard_block, shard_dir
 
     if isinstance(args, argparse.Namespace):
         args = request_from_args(args)
     started = time.time()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    shard = parse_shard(args.shard) if args.shard else None  # a bad K/N fails before any loading
+    batch_size = _batch_size(args)
     options: dict[str, Any] = dict(args.options)
     if args.fields:
         options["fields"] = dict(args.fields)
@@ -148,6 +193,16 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
             disable=args.quiet,
         )
     )
+    shard_info = None
+    if shard is not None:
+        shard_info = shard_block([p.to_dict() for p in pairs], *shard)
+        if pairs and shard_info["start"] == shard_info["end"]:
+            raise ExtractError(
+                f"--shard {args.shard}: {len(pairs)} pairs leave this shard empty; use fewer shards"
+            )
+        pairs = pairs[shard_info["start"] : shard_info["end"]]
+        out = shard_dir(out, *shard)
+    out.mkdir(parents=True, exist_ok=True)
     pairs_path = out / PAIRS_FILE
     write_jsonl_atomic(pairs_path, (p.to_dict() for p in pairs))
 
@@ -185,8 +240,9 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         disable=args.quiet,
     )
     try:
-        for start in range(0, len(todo), args.batch_size):
-            batch = todo[start : start + args.batch_size]
+        step = batch_size or max(len(todo), 1)  # 0: the whole shard in one call (one engine pass)
+        for start in range(0, len(todo), step):
+            batch = todo[start : start + step]
             items = []
             for p in batch:
                 prompt = p.prompt_text()
@@ -202,13 +258,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         writer.close()
 
     rows = read_complete_jsonl(ext_path)
-    counts: dict[str, dict[str, int]] = {n: {"chosen": 0, "rejected": 0} for n in extractor.taxonomy.names}
-    unmapped = 0
-    for row in rows:
-        for side in ("chosen", "rejected"):
-            for v in row[f"{side}_values"]:
-                counts.setdefault(v, {"chosen": 0, "rejected": 0})[side] += 1
-            unmapped += len(row.get(f"{side}_unmapped", []))
+    counts, unmapped = count_values(rows, list(extractor.taxonomy.names))
     files = list(args.data_files or [])
     if args.dataset not in DATASETS:
         files.append(args.dataset)
@@ -239,6 +289,8 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         "value_counts": counts,
         "wall_seconds": round(time.time() - started, 2),
     }
+    if shard_info is not None:
+        summary["shard"] = shard_info
     write_json_atomic(out / SUMMARY_FILE, summary)
     if not pairs:
         reasons = ", ".join(f"{k}: {v}" for k, v in summary.get("skip_reasons", {}).items())
@@ -251,6 +303,17 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from valueshift.training.data.shards import merge_shards, parse_shard, shard_dir
+
+    if getattr(args, "merge", False):
+        merged = merge_shards(args.out)
+        shards = merged["merged_from"]
+        print(f"merged {len(shards)} shards: {merged['extracted']} pairs, pairs sha256 "
+              f"{merged['data']['pairs_sha256'][:16]} (the data the shards were cut from)")  # fmt: skip
+        print(f"wrote {Path(args.out) / 'pairs.jsonl'}, extractions.jsonl, summary.json")
+        return 0
+    if not args.dataset:
+        args._parser.error("the following arguments are required: --dataset")
     summary = run_extract(args)  # InputErrors (DataLoadError, ExtractError) end as one line, exit 2
     cache = summary["cache"]
     looked = cache["hits"] + cache["misses"]
@@ -270,7 +333,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
     )
     if summary["unmapped_phrases"]:
         print(f"unmapped phrases: {summary['unmapped_phrases']} (see *_unmapped in extractions.jsonl)")
-    print(f"wrote {Path(args.out) / 'pairs.jsonl'}, extractions.jsonl, summary.json")
+    where = shard_dir(args.out, *parse_shard(args.shard)) if args.shard else Path(args.out)
+    print(f"wrote {where / 'pairs.jsonl'}, extractions.jsonl, summary.json")
+    if args.shard:
+        print(
+            f"when all {parse_shard(args.shard)[1]} shards are done: valueshift extract --merge --out {args.out}"
+        )
     return 0
 
 
@@ -282,7 +350,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--dataset", required=True, help=f"{', '.join(DATASETS)}, or a local JSONL/JSON/CSV/Parquet path"
+        "--dataset",
+        help=f"{', '.join(DATASETS)}, or a local JSONL/JSON/CSV/Parquet path (required, except --merge)",
     )
     p.add_argument(
         "--data-files", nargs="+", help="local files in the data set's own schema (instead of the hub)"
@@ -304,11 +373,27 @@ def register(subparsers) -> None:
         help="local file format (default: from the name)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=64, help="pairs per extraction batch (and per checkpoint)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="pairs per extraction batch (and per checkpoint); default 64, with a vllm backend 0 = the whole "
+        "shard in one engine call",
     )
     p.add_argument("--cache", help="extraction cache file (default: ~/.cache/valueshift/extractions.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the extraction cache")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of skipping it")
     p.add_argument("--overwrite", action="store_true", help="discard extractions already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_extract)
+    g = p.add_argument_group("dataset scale")
+    g.add_argument("--shard", metavar="K/N", help="extract the K-th (from 0) of N contiguous slices into "
+                   "OUT/shards/K-of-N, e.g. --shard $SLURM_ARRAY_TASK_ID/8")  # fmt: skip
+    g.add_argument("--merge", action="store_true", help="join OUT/shards/*-of-N into OUT: the files one "
+                   "unsharded run writes (checked by hash)")  # fmt: skip
+    g.add_argument(
+        "--tensor-parallel-size", type=int, help="vllm backend: GPUs per engine (LLM tensor_parallel_size)"
+    )
+    g.add_argument("--data-parallel-size", type=int, help="vllm backend: passed to LLM(data_parallel_size=); "
+                   "offline, vLLM wants one process per rank, so prefer one --shard per engine")  # fmt: skip
+    g.add_argument("--engine-option", action="append", metavar="KEY=VALUE", help="vllm backend: any other "
+                   "LLM() argument, e.g. gpu_memory_utilization=0.9 or max_model_len=4096 (repeatable)")  # fmt: skip
+    p.set_defaults(func=cmd_extract, _parser=p)
