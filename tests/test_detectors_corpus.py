@@ -1,4 +1,5 @@
-"""The team-corpus loader, agreement, and the head API (train -> save -> load -> predict), on a
+"""The team-corpus loader, agreement, the head API (train -> save -> load -> predict), and
+validate-extractor (precision / recall against labels held out by source, the 1-of-4 choice), on a
 small corpus written in a temporary folder and on the real corpus's references."""
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from valueshift.harness.cli import run_command
 from valueshift.harness.detectors.corpus import CorpusError, load_corpus
+from valueshift.harness.detectors.values import degenerate_value_count, one_of_four
 
 NO_ANTHRO = {"internal_states": 0, "personhood": 0, "relationship": 0, "validation": 0}
 
@@ -120,3 +123,62 @@ def test_head_api_train_save_load_predict(tmp_path: Path):
     np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), rtol=1e-5)
     pred = dict(zip(again.labels, again.predict(X)[0], strict=True))
     assert pred["empathy"] == 1 and pred["humor"] == 0
+
+
+def test_one_of_four_random_and_perfect():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((400, 16)) < 0.1).astype(int)
+    perfect, n = one_of_four(Y, Y.astype(float))
+    assert perfect == 1.0 and n == Y.sum()
+    chance, _ = one_of_four(Y, rng.random((400, 16)))
+    assert 0.2 < chance < 0.3
+    ties, _ = one_of_four(Y, np.zeros((400, 16)))  # an extractor that marks nothing: ties share the credit
+    assert ties == 0.25
+
+
+def test_degenerate_replies_given_a_value_are_counted():
+    preds = np.array([[1, 0], [1, 0], [0, 0]])
+    assert degenerate_value_count(["Fine, thanks.", "No. No. No. No.", ""], preds) == (1, 2)
+
+
+def test_validate_extractor_reports_held_out_precision(tmp_path: Path, capsys):
+    root = _tiny_corpus(tmp_path / "c", n=24)
+    out = tmp_path / "v.json"
+    argv = [
+        "validate-extractor",
+        "--corpus",
+        str(root),
+        "--shared-data",
+        str(tmp_path),
+        "--extractor",
+        "embedding",
+        "lexicon",
+    ]
+    assert run_command([*argv, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "primary annotator's labels" in text and "random 25 %" in text
+    rows = json.loads(out.read_text())
+    head = next(r for r in rows if r["name"].startswith("embedding"))
+    assert head["held_out"] == "leave-one-source-out re-training" and set(head["per_source"]) == {
+        "src0",
+        "src1",
+        "src2",
+    }
+    assert head["pooled"]["micro"]["precision"] is not None
+
+
+def test_smoke_mode_is_marked_and_subset_files_are_refused(tmp_path: Path, capsys):
+    sample = tmp_path / "s.jsonl"
+    _write(sample, [{"target": "empathy", "response": "I'm so sorry."}])
+    assert (
+        run_command(["validate-extractor", "--labelled", str(sample), "--extractor", "lexicon", "--no-cache"])
+        == 0
+    )
+    assert "SMOKE CHECK" in capsys.readouterr().out
+    subset = tmp_path / "empathy.jsonl"
+    _write(subset, [{"value": "empathy", "chosen": "I'm so sorry.", "rejected": "Whatever."}])
+    assert (
+        run_command(["validate-extractor", "--labelled", str(subset), "--extractor", "lexicon", "--no-cache"])
+        == 2
+    )
+    assert "not precision" in capsys.readouterr().err
