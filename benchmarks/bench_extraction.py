@@ -1,4 +1,5 @@
-"""Extraction throughput: pairs per second for the lexicon, embedding and LLM extractors on the same
+"""Extraction throughput: pairs per second for the lexicon, embedding (learned value head),
+embedding-threshold (the former default) and LLM extractors on the same
 HH-RLHF harmless test pairs, and the cost of a cached re-run as a fraction of the first run.
 
     .venv/bin/python benchmarks/bench_extraction.py [--pairs 200] [--llm-pairs 4] [--llm-backend default]
@@ -86,6 +87,7 @@ def main() -> None:
     rows = [
         bench("lexicon", pairs[: args.pairs], {}, 64),
         bench("embedding", pairs[: args.pairs], {}, 64),
+        bench("embedding-threshold", pairs[: args.pairs], {}, 64),
     ]
     if args.llm_pairs:
         opts = {"backend": args.llm_backend, "max_new_tokens": args.llm_max_new_tokens}

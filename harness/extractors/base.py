@@ -103,6 +103,22 @@ class Extractor(ABC):
             **self._own_config(),
         }
 
+    def instrument_card(self) -> dict[str, Any]:
+        """What scored the values and how well it measured on labelled data it was not built on.
+        Extractors without shipped measurements say so (the learned `embedding` extractor
+        overrides this with its leave-one-source-out figures)."""
+        return {
+            "instrument": "value extractor",
+            "extractor": self.name,
+            "detector": self.name,
+            "version": None,
+            "micro_precision": None,
+            "micro_recall": None,
+            "one_of_four": None,
+            "note": "no shipped measurement; `valueshift validate-extractor --extractor "
+            f"{self.name}` measures it on the team corpus",
+        }
+
     def config_hash(self) -> str:
         blob = json.dumps(self.config(), sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

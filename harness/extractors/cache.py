@@ -104,6 +104,9 @@ class CachedExtractor:
     def config_hash(self) -> str:
         return self._config_hash
 
+    def instrument_card(self) -> dict[str, Any]:
+        return self.inner.instrument_card()
+
     def extract(self, items: Sequence[ExtractionItem]) -> list[ExtractionResult]:
         items = list(items)
         hashes = [it.content_hash() for it in items]
