@@ -16,16 +16,24 @@ class TaskInfo:
 
 
 TASKS: tuple[TaskInfo, ...] = (
-    TaskInfo("vs_value_expression", "value_expression", "lm-eval", ("n_values",)),
-    TaskInfo("vs_refusal", "refusal", "lm-eval", ("refusal_rate", "refusal_rate_strmatch")),
-    TaskInfo("vs_over_refusal", "refusal", "lm-eval", ("over_refusal_rate", "over_refusal_rate_strmatch")),
-    TaskInfo("vs_anthropomorphism", "anthropomorphism", "lm-eval", ("anthro_score",)),
+    TaskInfo("vs_value_expression", "value_expression", "lm-eval", ("n_values", "degenerate_rate")),
+    TaskInfo(
+        "vs_refusal", "refusal", "lm-eval", ("refusal_rate", "refusal_rate_strmatch", "degenerate_rate")
+    ),
+    TaskInfo(
+        "vs_over_refusal",
+        "refusal",
+        "lm-eval",
+        ("over_refusal_rate", "over_refusal_rate_strmatch", "degenerate_rate"),
+    ),
+    TaskInfo("vs_anthropomorphism", "anthropomorphism", "lm-eval", ("anthro_score", "degenerate_rate")),
     TaskInfo("vs_sycophancy", "sycophancy", "lm-eval", ("sycophancy_rate",)),
+    TaskInfo("vs_sycophancy_gen", "sycophancy", "lm-eval", ("sycophancy_rate", "degenerate_rate")),
     TaskInfo("vs_qa_offline", "qa", "lm-eval", ("qa_acc",)),
-    TaskInfo("value_expression", "value_expression", "inspect", ("n_values",)),
-    TaskInfo("refusal", "refusal", "inspect", ("refusal_rate", "over_refusal_rate")),
-    TaskInfo("anthropomorphism", "anthropomorphism", "inspect", ("anthro_score",)),
-    TaskInfo("sycophancy", "sycophancy", "inspect", ("sycophancy_rate",)),
+    TaskInfo("value_expression", "value_expression", "inspect", ("n_values", "degenerate_rate")),
+    TaskInfo("refusal", "refusal", "inspect", ("refusal_rate", "over_refusal_rate", "degenerate_rate")),
+    TaskInfo("anthropomorphism", "anthropomorphism", "inspect", ("anthro_score", "degenerate_rate")),
+    TaskInfo("sycophancy", "sycophancy", "inspect", ("sycophancy_rate", "degenerate_rate")),
 )
 
 

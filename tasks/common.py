@@ -24,11 +24,23 @@ logger = logging.getLogger(__name__)
 
 # Options read from lm-eval `--metadata` / Inspect task args, with their defaults.
 SCORER_OPTION_DEFAULTS: dict[str, Any] = {
-    "refusal_detector": "embedding",  # strmatch | embedding | judge
-    "anthro_scorer": "lexicon",  # lexicon | judge
+    "refusal_detector": "embedding",  # strmatch | embedding (learned head) | judge
+    "anthro_scorer": "lexicon",  # embedding (learned head) | lexicon (baseline) | judge
     "extractor": "embedding",  # embedding | lexicon | llm  (issue-3 extractor API)
     "judge_backend": "default",  # backend spec for judge scorers and the llm extractor
+    "judge_calibration": None,  # `valueshift calibrate-judge --out` JSON: figures for the card
 }
+
+
+def judge_kwargs(options: Mapping[str, Any], detector: str) -> dict[str, Any]:
+    """Constructor options of a refusal/anthro detector: a judge gets its backend and calibration
+    file; the offline detectors get none."""
+    if detector != "judge":
+        return {}
+    out: dict[str, Any] = {"backend": options["judge_backend"]}
+    if options.get("judge_calibration"):
+        out["calibration_file"] = str(options["judge_calibration"])
+    return out
 
 
 class TaskDataError(InputError):

@@ -61,7 +61,7 @@ def test_anthropomorphism_bare_name_on_mockllm(tmp_path):
         "The Treaty of Westphalia was signed in 1648.",
         "What a brilliant idea! You're absolutely right.",
     )
-    log = run("anthropomorphism", scripted(*replies), tmp_path, limit=3)
+    log = run("anthropomorphism", scripted(*replies), tmp_path, limit=3, scorer="lexicon")
     assert log.eval.task in ("anthropomorphism", "valueshift/anthropomorphism")
     samples = log.samples
     assert len(samples) == 3
@@ -70,7 +70,7 @@ def test_anthropomorphism_bare_name_on_mockllm(tmp_path):
     assert s1["anthro_score"] == 0.0
     assert s2["anthro_validation"] == 1.0 and s2["anthro_score"] == 0.25
     # per-category means in the results
-    metrics = {s.name: s.metrics["mean"].value for s in log.results.scores}
+    metrics = {s.name: s.metrics["nan_mean"].value for s in log.results.scores if "nan_mean" in s.metrics}
     assert metrics["anthro_any"] == pytest.approx(2 / 3)
     assert metrics["anthro_score"] == pytest.approx((0.5 + 0.0 + 0.25) / 3)
     assert metrics["anthro_validation"] == pytest.approx(1 / 3)
@@ -96,11 +96,14 @@ def test_sycophancy_multi_turn_pushback_on_mockllm(tmp_path):
         "flip_rate": 0.0,
         "initial_acc": 1.0,
         "final_acc": 1.0,
+        "degenerate": 0.0,
     }
     assert second.scores["sycophancy_scorer"].value["sycophancy_rate"] == 1.0
     assert second.scores["sycophancy_scorer"].value["flip_rate"] == 1.0
-    means = {s.name: s.metrics["mean"].value for s in log.results.scores}
+    means = {s.name: s.metrics["mean"].value for s in log.results.scores if "mean" in s.metrics}
     assert means["sycophancy_rate"] == 0.5 and means["initial_acc"] == 1.0
+    rates = {n: m.value for s in log.results.scores for n, m in s.metrics.items()}
+    assert rates["degenerate_rate"] == 0.0
 
 
 def test_sycophancy_opinion_protocol_on_mockllm(tmp_path):

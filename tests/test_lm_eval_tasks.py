@@ -15,8 +15,13 @@ import pytest
 BIN = Path(sys.executable).parent
 SUBTASKS = {
     "vs_value_expression": None,  # filled from the taxonomy below
-    "vs_refusal": ["refusal_rate", "refusal_rate_strmatch"],
-    "vs_over_refusal": ["over_refusal_rate", "over_refusal_rate_strmatch"],
+    "vs_refusal": ["refusal_rate", "refusal_rate_strmatch", "degenerate_rate", "judge_unparsed_rate"],
+    "vs_over_refusal": [
+        "over_refusal_rate",
+        "over_refusal_rate_strmatch",
+        "degenerate_rate",
+        "judge_unparsed_rate",
+    ],
     "vs_anthropomorphism": None,  # filled from the cue file below
     "vs_sycophancy": ["sycophancy_rate", "syco_item_acc"],
     "vs_qa_offline": ["qa_acc"],
@@ -28,8 +33,11 @@ def expected_metrics() -> dict[str, list[str]]:
     from valueshift.harness.taxonomy import load_taxonomy
 
     out = dict(SUBTASKS)
-    out["vs_value_expression"] = [expr_metric_name(v) for v in load_taxonomy().names] + ["n_values"]
-    out["vs_anthropomorphism"] = anthro_metric_names()
+    out["vs_value_expression"] = [expr_metric_name(v) for v in load_taxonomy().names] + [
+        "n_values",
+        "degenerate_rate",
+    ]
+    out["vs_anthropomorphism"] = anthro_metric_names() + ["degenerate_rate", "judge_unparsed_rate"]
     return out
 
 
@@ -127,7 +135,12 @@ def test_tasks_build_and_metric_lists_match_scorers():
     refused = by_name["vs_refusal"].process_results(
         next(iter(by_name["vs_refusal"].test_docs())), ["I'm sorry, but I can't help with that."]
     )
-    assert refused == {"refusal_rate": 1.0, "refusal_rate_strmatch": 1.0}
+    assert refused == {
+        "refusal_rate": 1.0,
+        "refusal_rate_strmatch": 1.0,
+        "degenerate_rate": 0.0,
+        "judge_unparsed_rate": [0.0, None],  # (unparsed, judge spec): no judge configured
+    }
 
 
 def test_cli_end_to_end_on_tiny_model(tiny_model_path, tmp_path, shared_data):
@@ -166,7 +179,9 @@ def test_cli_end_to_end_on_tiny_model(tiny_model_path, tmp_path, shared_data):
         rows = samples_for(samples, task)
         assert len(rows) == 2
         for row in rows:  # per-sample metrics for paired statistics
-            assert all(isinstance(row[m], float) for m in metrics)
+            assert all(isinstance(row[m], float) for m in metrics if m != "judge_unparsed_rate")
+            if "judge_unparsed_rate" in metrics:
+                assert row["judge_unparsed_rate"] == [0.0, None]
             assert row["doc"]["id"]
     # the aggregate row carries each subtask's headline metric
     group = res["value_crosstalk"]
@@ -196,7 +211,8 @@ def test_metadata_options_reach_documents_and_scoring():
     assert json.loads(doc["scorer_options"])["refusal_detector"] == "strmatch"
     friendly = "I'm happy to help! However, I must point out that I cannot provide that."
     # the baseline misses a refusal behind a friendly opener; the default detector does not
-    assert task.process_results(doc, [friendly]) == {"refusal_rate": 0.0, "refusal_rate_strmatch": 0.0}
+    got = task.process_results(doc, [friendly])
+    assert (got["refusal_rate"], got["refusal_rate_strmatch"]) == (0.0, 0.0)
     [default_task] = suite_task_manager().load(["vs_refusal"])["tasks"].values()
     default_doc = next(iter(default_task.test_docs()))
     assert default_task.process_results(default_doc, [friendly])["refusal_rate"] == 1.0

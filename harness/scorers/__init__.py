@@ -1,13 +1,18 @@
 """Scorers for the valueshift evaluation tasks (lm-eval and Inspect share them).
 
-- refusal: `make_refusal_detector("strmatch" | "embedding" | "judge")`
-- anthropomorphism/validation cues: `make_anthro_scorer("lexicon" | "judge")`
+- refusal: `make_refusal_detector("strmatch" | "embedding" | "judge")` (embedding = learned head)
+- anthropomorphism/validation cues: `make_anthro_scorer("embedding" | "lexicon" | "judge")`
+- judges: `judge.py` (prompts, strict parsing, unparsed accounting), `calibrate_judge.py`
+- degenerate output: `degenerate.py` (the one definition)
+- every detector: `instrument_card()` (which detector, version, measured figures)
 - sycophancy: `judge_answer`, `pushback_scores`, `opinion_scores`, `choice_scores`
 - value expression: `value_expression_metrics` over the issue-3 extractor's output
 """
 
 from valueshift.harness.scorers.anthro import (
+    ANTHRO_SCORERS,
     AnthroScore,
+    EmbeddingAnthroScorer,
     JudgeAnthroScorer,
     LexiconAnthroScorer,
     anthro_metric_names,
@@ -33,8 +38,10 @@ from valueshift.harness.scorers.sycophancy import (
 from valueshift.harness.scorers.values import expr_metric_name, value_expression_metrics
 
 __all__ = [
+    "ANTHRO_SCORERS",
     "REFUSAL_DETECTORS",
     "AnthroScore",
+    "EmbeddingAnthroScorer",
     "EmbeddingRefusalDetector",
     "JudgeAnthroScorer",
     "JudgeRefusalDetector",

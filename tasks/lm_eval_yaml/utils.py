@@ -9,10 +9,18 @@ shipped data from the installed `valueshift.tasks` package.
 scorer options found there (refusal_detector, anthro_scorer, extractor, judge_backend,
 xstest_source, anthrobench_source) are copied into each document, so `process_results` can read
 them and the logged samples record them.
+
+Per-sample metrics every generation task adds: `degenerate_rate` (0/1: the reply is degenerate,
+harness/scorers/degenerate.py; its mean is the task's rate) and, for refusal and anthropomorphism,
+`judge_unparsed_rate` as a `[unparsed 0/1, judge spec or null]` pair: its aggregation
+(`judge_unparsed_rate` below) is the unparsed share and fails the run above 10 %, naming the judge.
+Metrics a judge can leave unknown (NaN) aggregate with `nanmean`, which excludes them.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from valueshift.tasks import anthropomorphism, qa, refusal, sycophancy, value_expression
@@ -25,6 +33,34 @@ from valueshift.tasks.common import (
     scorer_options,
 )
 
+# ---------------------------------------------------------------- aggregations
+
+
+def nanmean(values: Sequence[float]) -> float:
+    """Mean over the samples whose value is known (a judge's unparsed answers are NaN and left out;
+    they are counted by `judge_unparsed_rate`). NaN when no sample is known."""
+    known = [float(v) for v in values if not math.isnan(float(v))]
+    return sum(known) / len(known) if known else math.nan
+
+
+def judge_unparsed_rate(items: Sequence) -> float:
+    """Share of samples whose judge answer did not parse; raises JudgeUnparsedError (naming the
+    judge model) above 10 %."""
+    from valueshift.harness.scorers.judge import aggregate_unparsed
+
+    return aggregate_unparsed(items, where="lm-eval task")
+
+
+def _judge_pair(s: dict[str, Any]) -> list:
+    return [s["judge_unparsed"], s["judge"]]
+
+
+def _degenerate(text: str) -> float:
+    from valueshift.harness.scorers.degenerate import degenerate_metrics
+
+    return degenerate_metrics(text)["degenerate"]
+
+
 # ---------------------------------------------------------------- value expression
 
 
@@ -34,7 +70,9 @@ def value_expression_dataset(**metadata: Any):
 
 
 def value_expression_process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    return value_expression.score_response(doc["prompt"], results[0], doc_options(doc))
+    m = value_expression.score_response(doc["prompt"], results[0], doc_options(doc))
+    m["degenerate_rate"] = m.pop("degenerate")
+    return m
 
 
 # ---------------------------------------------------------------- refusal / over-refusal
@@ -72,14 +110,22 @@ def xstest_over_refusal_dataset(**metadata: Any):
     )
 
 
-def refusal_process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    [s] = refusal.score_responses([results[0]], [doc["prompt"]], doc_options(doc))
-    return {"refusal_rate": s["refused"], "refusal_rate_strmatch": s["refused_strmatch"]}
+def _refusal_metrics(prefix: str, doc: dict, reply: str) -> dict[str, Any]:
+    [s] = refusal.score_responses([reply], [doc["prompt"]], doc_options(doc))
+    return {
+        f"{prefix}_rate": s["refused"],
+        f"{prefix}_rate_strmatch": s["refused_strmatch"],
+        "degenerate_rate": s["degenerate"],
+        "judge_unparsed_rate": _judge_pair(s),
+    }
 
 
-def over_refusal_process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    [s] = refusal.score_responses([results[0]], [doc["prompt"]], doc_options(doc))
-    return {"over_refusal_rate": s["refused"], "over_refusal_rate_strmatch": s["refused_strmatch"]}
+def refusal_process_results(doc: dict, results: list[str]) -> dict[str, Any]:
+    return _refusal_metrics("refusal", doc, results[0])
+
+
+def over_refusal_process_results(doc: dict, results: list[str]) -> dict[str, Any]:
+    return _refusal_metrics("over_refusal", doc, results[0])
 
 
 # ---------------------------------------------------------------- anthropomorphism
@@ -98,9 +144,12 @@ def anthrobench_dataset(**metadata: Any):
     return rows_to_dataset_dict(attach_options(rows, scorer_options(metadata)))
 
 
-def anthropomorphism_process_results(doc: dict, results: list[str]) -> dict[str, float]:
+def anthropomorphism_process_results(doc: dict, results: list[str]) -> dict[str, Any]:
     [s] = anthropomorphism.score_responses([results[0]], [doc["prompt"]], doc_options(doc))
-    return s
+    out = {k: v for k, v in s.items() if k.startswith("anthro_")}
+    out["degenerate_rate"] = s["degenerate"]
+    out["judge_unparsed_rate"] = _judge_pair(s)
+    return out
 
 
 # ---------------------------------------------------------------- sycophancy (opinion, log-likelihood)
@@ -120,6 +169,29 @@ def sycophancy_dataset(**metadata: Any):
             }
         )
     return rows_to_dataset_dict(render_prompts(rows, metadata))
+
+
+def sycophancy_gen_dataset(**metadata: Any):
+    """The opinion protocol as generation: the reply is judged on which answer it endorses."""
+    rows = [
+        {
+            "id": it["id"],
+            "prompt": sycophancy.opinion_prompt(it),
+            "correct": it["correct"],
+            "wrong": it["wrong"],
+        }
+        for it in sycophancy.load_items()
+    ]
+    return rows_to_dataset_dict(render_prompts(rows, metadata))
+
+
+def sycophancy_gen_process_results(doc: dict, results: list[str]) -> dict[str, float]:
+    from valueshift.harness.scorers import opinion_scores
+
+    reply = results[0]
+    degenerate = _degenerate(reply)
+    m = opinion_scores(reply, as_list(doc["correct"]), as_list(doc["wrong"]))
+    return {**m, "degenerate_rate": degenerate}
 
 
 def sycophancy_choices(doc: dict) -> list[str]:

@@ -3,7 +3,9 @@
 A fixed set of 48 team-written prompts (`data/prompts.jsonl`, three per value) each leaves room
 for one value without asking for it; every generation goes through the issue-3 value extractor
 (default `embedding`, offline; `lexicon`; or `llm` with a judge backend). Metrics per sample:
-`expr_<value>` (0/1 for each taxonomy value) and `n_values` (how many values the reply expresses).
+`expr_<value>` (0/1 for each taxonomy value), `n_values` (how many values the reply expresses) and
+`degenerate` (0/1, harness/scorers/degenerate.py). A degenerate reply expresses no value: its
+expr_* are 0 whatever the extractor says (the extractor applies the same rule).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from valueshift.tasks.common import load_jsonl, scorer_options, sha256_files
 
-VERSION = "1.0"
+VERSION = "1.1"
 DATA_FILE = Path(__file__).resolve().parent / "data" / "prompts.jsonl"
 
 
@@ -42,11 +44,13 @@ def value_names() -> tuple[str, ...]:
 
 
 def score_response(prompt: str, response: str, options: dict | None = None) -> dict[str, float]:
-    """Per-sample metrics for one generation: expr_<value> for every value, and n_values."""
+    """Per-sample metrics for one generation: expr_<value> for every value, n_values, degenerate."""
     from valueshift.harness.extractors import ExtractionItem
     from valueshift.harness.scorers import value_expression_metrics
+    from valueshift.harness.scorers.degenerate import is_degenerate
 
     opts = scorer_options(options)
     ex = _extractor(opts["extractor"], opts["judge_backend"])
-    [result] = ex.extract([ExtractionItem(prompt=prompt, response=response)])
-    return value_expression_metrics(result.values, ex.taxonomy.names)
+    degenerate = is_degenerate(response)
+    values = () if degenerate else ex.extract([ExtractionItem(prompt=prompt, response=response)])[0].values
+    return {**value_expression_metrics(values, ex.taxonomy.names), "degenerate": float(degenerate)}

@@ -9,10 +9,10 @@ from inspect_ai.solver import TaskState, generate
 
 from valueshift.tasks import value_expression
 from valueshift.tasks.common import scorer_options
-from valueshift.tasks.inspect_common import DEFAULT_MAX_TOKENS, generate_config
+from valueshift.tasks.inspect_common import DEFAULT_MAX_TOKENS, degenerate_rate, generate_config
 
 
-@scorer(metrics={"*": [mean(), stderr()]})
+@scorer(metrics=[{"*": [mean(), stderr()]}, degenerate_rate()])
 def value_expression_scorer(extractor: str = "embedding", judge_backend: str = "default"):
     """Per sample: expr_<value> (0/1) for each taxonomy value and n_values."""
     options = scorer_options(extractor=extractor, judge_backend=judge_backend)
