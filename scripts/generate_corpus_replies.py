@@ -55,18 +55,25 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     rows = prompts_for(args.prompts, args.shared, args.n, random.Random(args.seed))
+    done = set()
+    if args.out.exists():  # resume: keep finished replies, generate the rest
+        done = {json.loads(x)["id"] for x in args.out.read_text(encoding="utf-8").splitlines() if x.strip()}
+    todo = [r for r in rows if f"{args.source}-{r['key']}" not in done]
     backend = make_backend(args.backend)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed, batch_size=16)
-    replies = backend.generate([[{"role": "user", "content": r["prompt"]}] for r in rows], settings)
-    with args.out.open("w", encoding="utf-8") as fh:
-        for r, text in zip(rows, replies):
-            item = {"id": f"{args.source}-{r['key']}", "source": args.source, "text": text,
-                    "generator": {"backend": args.backend, **settings.to_dict()}}
-            if "prompt_ref" in r:
-                item["prompt_ref"] = r["prompt_ref"]
-            else:
-                item["prompt"] = r["prompt"]
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+    for start in range(0, len(todo), settings.batch_size):
+        chunk = todo[start : start + settings.batch_size]
+        replies = backend.generate([[{"role": "user", "content": r["prompt"]}] for r in chunk], settings)
+        with args.out.open("a", encoding="utf-8") as fh:
+            for r, text in zip(chunk, replies):
+                item = {"id": f"{args.source}-{r['key']}", "source": args.source, "text": text,
+                        "generator": {"backend": args.backend, **settings.to_dict()}}
+                if "prompt_ref" in r:
+                    item["prompt_ref"] = r["prompt_ref"]
+                else:
+                    item["prompt"] = r["prompt"]
+                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        print(f"{start + len(chunk)}/{len(todo)}", flush=True)
     print(f"wrote {len(rows)} items to {args.out}")
 
 
