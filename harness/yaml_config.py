@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "FieldType",
     "YamlMapping",
+    "YamlPath",
     "check_field_types",
     "check_known_keys",
     "dataclass_field_types",
@@ -38,66 +39,94 @@ class ConfigError(InputError):
     """A config file or value is invalid; the message names file, line and key."""
 
 
+YamlPath = tuple[str | int, ...]  # keys and list indices from the top: ("groups", 0, "metrics", 1)
+
+
 @dataclasses.dataclass
 class YamlMapping:
-    """A YAML mapping read from `path`, with the 1-based line of every key.
+    """A YAML mapping read from `path`, with the 1-based line of every key and list item.
 
-    `lines` is keyed by dotted path (`set.beta` for `beta` inside `set:`), for nested mappings too.
+    `lines` is keyed by dotted path (`set.beta` for `beta` inside `set:`), for nested mappings;
+    `index` by `YamlPath`, list items included (`("groups", 0, "metrics", 1)`), for documents with
+    lists of entries (a leaderboard schema).
     """
 
     path: Path
     data: dict[str, Any]
     lines: dict[str, int]
+    index: dict[YamlPath, int] = dataclasses.field(default_factory=dict)
 
     def where(self, key: str) -> str:
         """`FILE:LINE` of a key (`FILE` alone when the key is not in the file)."""
         line = self.lines.get(key)
         return f"{self.path}:{line}" if line else str(self.path)
 
+    def line_of(self, where: YamlPath) -> int:
+        """The line of `where`, or of its nearest ancestor in the file (1 at the worst): a missing
+        key is reported at the mapping that should hold it."""
+        while where and where not in self.index:
+            where = where[:-1]
+        return self.index.get(where, 1)
 
-def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
-    lines: dict[str, int] = {}
+
+def _node_lines(node: yaml.Node, path: YamlPath = ()) -> dict[YamlPath, int]:
+    """Line of every key (the key's own line) and list item (its first line) below `node`; the
+    first of two equal keys wins."""
+    index: dict[YamlPath, int] = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                dotted = f"{prefix}{key.value}"
-                lines.setdefault(dotted, key.start_mark.line + 1)
-                lines.update({k: v for k, v in _key_lines(value, dotted + ".").items() if k not in lines})
-    return lines
+            if isinstance(key, yaml.ScalarNode) and (*path, key.value) not in index:
+                sub = _node_lines(value, (*path, key.value))
+                sub[(*path, key.value)] = key.start_mark.line + 1
+                index.update({k: v for k, v in sub.items() if k not in index})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index.update(_node_lines(item, (*path, i)))
+    return index
+
+
+def _dotted(index: dict[YamlPath, int]) -> dict[str, int]:
+    return {".".join(p): line for p, line in index.items() if p and all(isinstance(k, str) for k in p)}
 
 
 def load_yaml_mapping(
-    path: str | Path, *, not_mapping: str = "expected a YAML mapping", allow_empty: bool = False
+    path: str | Path,
+    *,
+    not_mapping: str = "expected a YAML mapping",
+    allow_empty: bool = False,
+    error: Callable[[str], Exception] = ConfigError,
 ) -> YamlMapping:
-    """Read `path` with `yaml.safe_load`, keeping key lines; every failure is a `ConfigError`
-    naming the file (and the line, where YAML gives one). Tags such as `!!python/object` are refused
-    by the safe loader; the error says so instead of naming '<unicode string>'."""
+    """Read `path` with `yaml.safe_load`, keeping key lines; every failure is an `error` (a
+    `ConfigError` unless the caller names its own class) naming the file (and the line, where YAML
+    gives one). Tags such as `!!python/object` are refused by the safe loader; the error says so
+    instead of naming '<unicode string>'."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        raise error(f"{path}: cannot read: {exc}") from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raise error(f"{path}: invalid YAML: {exc}") from exc
     if node is None and allow_empty:
         return YamlMapping(path, {}, {})
     if not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{path}: {not_mapping}")
+        raise error(f"{path}: {not_mapping}")
     try:
         data = yaml.safe_load(text)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(
+        raise error(
             f"{where}: {exc.problem} (only plain YAML values are allowed; tags such as !!python/... are refused)"
         ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raise error(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: {not_mapping}")
-    return YamlMapping(path, data, _key_lines(node))
+        raise error(f"{path}: {not_mapping}")
+    index = _node_lines(node)
+    return YamlMapping(path, data, _dotted(index), index)
 
 
 def check_known_keys(

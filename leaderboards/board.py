@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 
 from valueshift.harness import __version__
+from valueshift.harness.contracts import ARM_RANK, TRAINED_ARMS
 from valueshift.leaderboards.effects import compute_effects
 from valueshift.leaderboards.ingest import Ingested, Located
 from valueshift.leaderboards.maps import build_heatmaps
@@ -27,7 +28,6 @@ from valueshift.leaderboards.schema import LeaderboardSchema, MetricSpec
 
 FORMAT = "valueshift-leaderboard"
 FORMAT_VERSION = 2
-ARM_ORDER = {"base": 0, "system_prompt_only": 1, "random_control": 2, "value": 3}
 _HEX = re.compile(r"^[0-9a-f]{8,128}$")
 
 
@@ -101,7 +101,7 @@ def _attach_rows(models: dict[str, dict], effects: dict) -> None:
     for mid, e in models.items():
         h = effects["health"].get(mid) or {}
         e.setdefault("row", None)
-        e.setdefault("n_seeds", 1 if e["arm"] in ("value", "random_control") else None)
+        e.setdefault("n_seeds", 1 if e["arm"] in TRAINED_ARMS else None)
         e["collapsed"] = bool(h.get("collapsed"))
         e["collapse_reason"] = h.get("reason") or ""
         e["degenerate_rate"] = h.get("degenerate_rate")
@@ -146,7 +146,7 @@ def assemble(schema: LeaderboardSchema, ingested: Ingested, matrix_config=None) 
     _attach_rows(models, effects)
     ordered = sorted(
         models.values(),
-        key=lambda e: (e["base_model"], ARM_ORDER.get(e["arm"], 9), e["induced_value"] or "", e["id"]),
+        key=lambda e: (e["base_model"], ARM_RANK.get(e["arm"], 9), e["induced_value"] or "", e["id"]),
     )
     with_data = {mid for e in ordered for mid, s in e["scores"].items() if s["value"] is not None}
     group_of = {}

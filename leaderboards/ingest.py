@@ -14,8 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valueshift.harness.contracts import RESULTS_FILE
 from valueshift.harness.errors import InputError
-from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results, sha256_file
+from valueshift.harness.fileio import sha256_file
+from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results
 from valueshift.leaderboards.schema import LeaderboardSchema
 
 ON_CONFLICT = ("error", "latest")
@@ -66,7 +68,7 @@ def resolve_store(path: str | Path) -> Path:
     """A results store is a JSONL file; a folder means its `results.jsonl`."""
     p = Path(path)
     if p.is_dir():
-        p = p / "results.jsonl"
+        p = p / RESULTS_FILE
     if not p.is_file():
         raise ResultsError("results store not found", file=str(p))
     return p

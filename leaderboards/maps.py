@@ -13,18 +13,15 @@ import hashlib
 import re
 from collections import defaultdict
 
+from valueshift.harness.contracts import TRAINED_ARMS, expr_metric_name
 from valueshift.leaderboards.effects import VIEW_TITLES
 from valueshift.leaderboards.public import public_model_name
 from valueshift.leaderboards.schema import LeaderboardSchema
 
-TRAINED = ("value", "random_control")
-
 
 def target_metric(value: str | None) -> str | None:
     """The value-expression metric of a row's own induced value (`expr_<value>`), as the matrix."""
-    from valueshift.harness.matrix.plots import target_metric as harness_target
-
-    return harness_target(value)
+    return expr_metric_name(value) if value else None
 
 
 def heatmap_path(base_model: str, view: str) -> str:
@@ -38,7 +35,7 @@ def heatmap_path(base_model: str, view: str) -> str:
 def row_label(row: dict) -> str:
     """`SmolLM2+honesty (3 seeds)`, with a collapse mark the reader cannot miss."""
     label = row["id"]
-    if row["arm"] in TRAINED:
+    if row["arm"] in TRAINED_ARMS:
         label += f" ({row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''})"
     if row.get("collapsed"):
         label = "⚠ collapsed: " + label

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from valueshift.harness.errors import InputError
+from valueshift.harness.yaml_config import YamlMapping, YamlPath, load_yaml_mapping
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 DEFAULT_SCHEMA = "value-crosstalk"
@@ -121,50 +120,22 @@ def resolve_schema_path(name_or_path: str | Path | None) -> Path:
 
 def load_schema(name_or_path: str | Path | None = None) -> LeaderboardSchema:
     """Load and validate a schema; raises `SchemaError` naming file, line and field."""
-    path = resolve_schema_path(name_or_path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        lines = _line_index(text)
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: not valid YAML: {exc}") from exc
-    return _Parser(path, lines).schema(data)
-
-
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each YAML path (keys and list indices) to its 1-based line, for error messages."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                k = key.value
-                index[(*path, k)] = key.start_mark.line + 1
-                walk(value, (*path, k))
-                index[(*path, k)] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return index
+    doc = load_yaml_mapping(
+        resolve_schema_path(name_or_path),
+        not_mapping="expected a mapping of schema fields",
+        error=SchemaError,
+    )
+    return _Parser(doc).schema(doc.data)
 
 
 class _Parser:
-    def __init__(self, path: Path, lines: dict[tuple[Any, ...], int]):
-        self.path = path
-        self.lines = lines
+    def __init__(self, doc: YamlMapping):
+        self.path = doc.path
+        self.doc = doc
 
-    def fail(self, where: tuple[Any, ...], problem: str) -> SchemaError:
-        probe = where
-        while probe and probe not in self.lines:
-            probe = probe[:-1]
-        line = self.lines.get(probe, 1)
+    def fail(self, where: YamlPath, problem: str) -> SchemaError:
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
-        return SchemaError(f"{self.path}:{line}: {dotted or '<top>'}: {problem}")
+        return SchemaError(f"{self.path}:{self.doc.line_of(where)}: {dotted or '<top>'}: {problem}")
 
     def mapping(self, value: Any, where: tuple[Any, ...], allowed: set[str], required: set[str]) -> dict:
         if not isinstance(value, dict):

@@ -58,12 +58,12 @@ def store(tmp_path_factory):
 
 def test_cells_recover_planted_effects(store):
     m = build_matrix(ResultsStore(store).records(), MatrixConfig(**FAST))
-    assert [r.model_id for r in m.rows] == [
+    assert [r.model_id for r in m.rows] == [  # treatment first: -ARM_RANK (contracts)
         "deception",
         "empathy",
         "empathy-s10",
-        "empathy-prompt",
         "control",
+        "empathy-prompt",
     ]
     labels = [c.label for c in m.columns]
     assert labels[:5] == ["expr_compassion", "expr_deception", "expr_empathy", "expr_honesty", "expr_humor"]

@@ -8,6 +8,7 @@ import multiprocessing as mp
 
 import pytest
 
+from valueshift.harness.fileio import sha256_file, sha256_files_in_order
 from valueshift.harness.results import (
     MetricValue,
     ModelInfo,
@@ -20,10 +21,13 @@ from valueshift.harness.results import (
     metrics_frame,
     package_versions,
     read_results,
-    sha256_file,
-    sha256_files,
     write_parquet,
 )
+
+
+def sha256_file_of_text(folder, text: str) -> str:
+    (folder / "joined.txt").write_text(text)
+    return sha256_file(folder / "joined.txt")
 
 
 def make_record(
@@ -176,8 +180,8 @@ def test_frame_parquet_and_hashes(tmp_path):
     f1.write_text("hello")
     f2.write_text("world")
     assert sha256_file(f1) == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-    before = sha256_files([f1, f2])
-    assert before == sha256_files([f2, f1])
+    before = sha256_files_in_order([f1, f2])  # the data hash: bytes in order, names do not count
+    assert before == sha256_file_of_text(tmp_path, "helloworld") and before != sha256_files_in_order([f2, f1])
     f2.write_text("world!")
-    assert sha256_files([f1, f2]) != before
+    assert sha256_files_in_order([f1, f2]) != before
     assert package_versions(["numpy", "surely-not-installed-pkg"])["surely-not-installed-pkg"] is None

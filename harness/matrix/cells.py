@@ -42,12 +42,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from valueshift.harness.contracts import TRAINED_ARMS, Arm
 from valueshift.harness.matrix.collapse import Health, run_health
 from valueshift.harness.matrix.columns import Column, discover_columns
 from valueshift.harness.matrix.comparability import key_differences, prompt_mismatches
 from valueshift.harness.matrix.config import MatrixConfig
 from valueshift.harness.matrix.groups import (
-    TRAINED_ARMS,
     Row,
     Run,
     collect_runs,
@@ -73,30 +73,32 @@ CONTRASTS = {
     for c in (
         Contrast(
             "value-control",
-            "value",
+            Arm.VALUE,
             "control_id",
             "value-control",
             "effect of the value's data (value arm - random control)",
         ),
-        Contrast("value-base", "value", "base_id", "vs-base", "total effect (value arm - base)"),
+        Contrast("value-base", Arm.VALUE, "base_id", "vs-base", "total effect (value arm - base)"),
         Contrast(
             "prompt-base",
-            "system_prompt_only",
+            Arm.SYSTEM_PROMPT_ONLY,
             "base_id",
             "vs-base",
             "effect of the system prompt alone (prompt-only arm - base)",
         ),
         Contrast(
             "control-base",
-            "random_control",
+            Arm.RANDOM_CONTROL,
             "base_id",
             "vs-base",
             "effect of fine-tuning on random pairs (control - base)",
         ),
-        Contrast("base-base", "base", "base_id", "vs-base", "another base model against the explicit --base"),
+        Contrast(
+            "base-base", Arm.BASE, "base_id", "vs-base", "another base model against the explicit --base"
+        ),
         Contrast(
             "value-prompt",
-            "value",
+            Arm.VALUE,
             "prompt_id",
             "value-prompt",
             "training beyond the prompt (value arm - prompt-only arm)",
@@ -255,7 +257,7 @@ def _flags(c: ContrastCell, treated: Row, ref: Row, st: Statistics) -> None:
             c.flags.append("few_seeds")
     if c.n < cfg.min_prompts:
         c.flags.append("small_n")
-    if cfg.base and ref.arm == "base" and ref.base_model != treated.base_model:
+    if cfg.base and ref.arm == Arm.BASE and ref.base_model != treated.base_model:
         c.flags.append("cross_base")
     c.notes += treated.notes
 
@@ -273,7 +275,7 @@ def compute_statistics(records: list[ResultRecord], config: MatrixConfig | None 
     match_rows(all_rows, config, notes)
     for r in all_rows.values():
         notes += r.notes
-    shown = [r for r in all_rows.values() if r.arm != "base" or (config.base and r.base_id)]
+    shown = [r for r in all_rows.values() if r.arm != Arm.BASE or (config.base and r.base_id)]
     rows = sorted(shown, key=row_sort_key)
     columns = discover_columns([rec for run in runs.values() for rec in run.records.values()], config)
     if not columns:

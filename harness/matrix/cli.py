@@ -10,13 +10,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from valueshift.harness.config_errors import load_dataclass_config
 from valueshift.harness.matrix.build import CONTRAST_NAMES, CrosstalkMatrix, build_matrix
 from valueshift.harness.matrix.cells import format_effect
 from valueshift.harness.matrix.config import DEFAULT_COLUMNS, MatrixConfig
 from valueshift.harness.matrix.plots import DEFAULT_DOSE_KEYS, dose_response, dose_response_plot, heatmap
 from valueshift.harness.matrix.report import findings, findings_dict, render_report
 from valueshift.harness.results import ReadReport, ResultRecord, ResultsError, read_results
+from valueshift.harness.yaml_config import load_dataclass_config
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from valueshift.harness.contracts import ARM_RANK, Arm
 from valueshift.harness.matrix.config import MatrixConfig
 from valueshift.harness.results import ResultRecord
 
-ARM_ORDER = {"value": 0, "system_prompt_only": 1, "random_control": 2, "base": 3}
-TRAINED_ARMS = ("value", "random_control")
 _SEED_KEYS = {
     "seed",
     "data_seed",
@@ -202,7 +201,7 @@ def _pick(candidates: list[Row], what: str, row: Row) -> tuple[str | None, str]:
 
 def match_rows(rows: dict[str, Row], config: MatrixConfig, notes: list[str]) -> None:
     """Fill base_id, control_id and prompt_id of every non-base row (in place)."""
-    bases = [r for r in rows.values() if r.arm == "base"]
+    bases = [r for r in rows.values() if r.arm == Arm.BASE]
     if config.base:
         by_model = {m: r for r in rows.values() for m in r.models}
         if config.base not in rows and config.base not in by_model:
@@ -216,7 +215,7 @@ def match_rows(rows: dict[str, Row], config: MatrixConfig, notes: list[str]) -> 
             "or name one with --base"
         )
     for row in rows.values():
-        if row.arm == "base" and not config.base:
+        if row.arm == Arm.BASE and not config.base:
             continue
         if config.base:
             if row is base_row:
@@ -234,9 +233,11 @@ def match_rows(rows: dict[str, Row], config: MatrixConfig, notes: list[str]) -> 
                     f"its base model {row.base_model} was not scored; score it, or compare against "
                     "another base explicitly with --base ID"
                 )
-        if row.arm != "value":
+        if row.arm != Arm.VALUE:
             continue
-        controls = [r for r in rows.values() if r.arm == "random_control" and r.base_model == row.base_model]
+        controls = [
+            r for r in rows.values() if r.arm == Arm.RANDOM_CONTROL and r.base_model == row.base_model
+        ]
         same_value = [c for c in controls if c.induced_value == row.induced_value]
         controls = same_value or controls
         fp = training_fingerprint(row.training)
@@ -253,7 +254,7 @@ def match_rows(rows: dict[str, Row], config: MatrixConfig, notes: list[str]) -> 
         prompts = [
             r
             for r in rows.values()
-            if r.arm == "system_prompt_only"
+            if r.arm == Arm.SYSTEM_PROMPT_ONLY
             and r.base_model == row.base_model
             and r.induced_value == row.induced_value
         ]
@@ -263,7 +264,8 @@ def match_rows(rows: dict[str, Row], config: MatrixConfig, notes: list[str]) -> 
 
 
 def row_sort_key(row: Row) -> tuple:
-    return (ARM_ORDER.get(row.arm, 9), row.induced_value or "", row.model_id)
+    """Treatment first: the value arm, then the controls, the base last (unknown arms after)."""
+    return (-ARM_RANK.get(row.arm, -9), row.induced_value or "", row.model_id)
 
 
 def is_generation_task(task: str, config: MatrixConfig) -> bool:

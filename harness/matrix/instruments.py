@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from valueshift.harness.contracts import is_expr_metric
 from valueshift.harness.results import ResultRecord
 
 QUALITY_KEYS = (
@@ -40,7 +41,7 @@ def kind_of(metric: str) -> str | None:
         return "refusal"
     if m.startswith("anthro_"):
         return "anthropomorphism"
-    if m.startswith("expr_") or m == "n_values":
+    if is_expr_metric(m) or m == "n_values":
         return "value_extractor"
     if m in ("degenerate", "degenerate_rate"):
         return "degenerate"

@@ -7,6 +7,7 @@ the numbers and every threshold with its source. Verdicts come from `verdicts.py
 
 from __future__ import annotations
 
+from valueshift.harness.contracts import TRAINED_ARMS
 from valueshift.harness.matrix.build import CrosstalkMatrix
 from valueshift.harness.matrix.cells import CONTRASTS, format_effect
 from valueshift.harness.matrix.instruments import cards_by_metric, describe, judge_unparsed
@@ -93,7 +94,7 @@ def _models(m: CrosstalkMatrix) -> list[str]:
     ]
     for r in m.rows:
         seeds = ", ".join("no seed recorded" if s is None else str(s) for s in r.seeds)
-        if r.arm in ("base", "system_prompt_only"):
+        if r.arm not in TRAINED_ARMS:
             seeds = "untrained"
         lines.append(
             f"| {r.model_id} | {r.arm} | {r.induced_value or '-'} | {r.n_runs} ({seeds}) | "

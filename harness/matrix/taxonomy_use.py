@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from valueshift.harness.contracts import expr_metric_name, expr_metric_value
 from valueshift.harness.taxonomy import load_taxonomy
 from valueshift.harness.taxonomy.taxonomy import Taxonomy, TaxonomyError
 
 
 def target_metric(value: str | None) -> str | None:
     """The value-expression metric that measures a row's own induced value (`expr_<value>`)."""
-    return f"expr_{value.replace('-', '_')}" if value else None
+    return expr_metric_name(value) if value else None
 
 
 @dataclass
@@ -26,20 +27,18 @@ class RunTaxonomy:
     source: str  # where it came from, for the report
     problem: str = ""  # why there is none
 
-    def _name(self, metric_suffix: str) -> str | None:
-        if self.taxonomy is None:
-            return None
-        return next((n for n in self.taxonomy.names if target_metric(n) == f"expr_{metric_suffix}"), None)
-
     def valence(self, value: str | None) -> str | None:
         if self.taxonomy is None or value is None or value not in self.taxonomy:
             return None
         return self.taxonomy[value].valence
 
-    def relation(self, value: str | None, other_suffix: str) -> str:
-        """ "related" (same category), "contrastive" (opposite non-neutral valence) or ""."""
-        other = self._name(other_suffix)
-        if self.taxonomy is None or value not in self.taxonomy or other is None:
+    def relation(self, value: str | None, metric: str) -> str:
+        """How the value an `expr_*` metric measures relates to `value`: "related" (same category),
+        "contrastive" (opposite non-neutral valence) or ""."""
+        if self.taxonomy is None:
+            return ""
+        other = expr_metric_value(metric, self.taxonomy.names)
+        if value not in self.taxonomy or other is None:
             return ""
         a, b = self.taxonomy[value], self.taxonomy[other]
         if a.valence != b.valence and "neutral" not in (a.valence, b.valence):

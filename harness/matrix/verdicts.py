@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from valueshift.harness.contracts import Arm, is_expr_metric
 from valueshift.harness.matrix.cells import ContrastCell, Statistics, format_effect
 from valueshift.harness.matrix.groups import Row
 from valueshift.harness.matrix.instruments import cards_by_metric, short
@@ -145,7 +146,7 @@ def _cards(stats: Statistics) -> dict[str, dict]:
 
 
 def _value_rows(stats: Statistics) -> list[Row]:
-    return [r for r in stats.rows if r.arm == "value" and r.induced_value]
+    return [r for r in stats.rows if r.arm == Arm.VALUE and r.induced_value]
 
 
 def claim_crosstalk(stats: Statistics, tax: RunTaxonomy) -> Finding:
@@ -158,7 +159,7 @@ def claim_crosstalk(stats: Statistics, tax: RunTaxonomy) -> Finding:
         "expr_* column of a related (same category) or contrastive (opposite valence) value",
     )
     rows = _value_rows(stats)
-    expr = [c for c in stats.columns if c.metric.startswith("expr_")]
+    expr = [c for c in stats.columns if is_expr_metric(c.metric)]
     if not rows or not expr:
         f.summary = "needs value-arm models and value-expression scores (expr_* metrics)"
         return f
@@ -169,11 +170,7 @@ def claim_crosstalk(stats: Statistics, tax: RunTaxonomy) -> Finding:
     for r in rows:
         target = target_metric(r.induced_value)
         f.evidence.append(_evidence(stats, r, stats.cell(r.model_id, target, CONTRAST), f"target {target}"))
-        kinds = {
-            c.metric: tax.relation(r.induced_value, c.metric.removeprefix("expr_"))
-            for c in expr
-            if c.metric != target
-        }
+        kinds = {c.metric: tax.relation(r.induced_value, c.metric) for c in expr if c.metric != target}
         scoped = [m for m, k in kinds.items() if k]
         if r.control_id is None:
             statuses.append(

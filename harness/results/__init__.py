@@ -5,18 +5,13 @@ matrix and the leaderboards.
     store = ResultsStore("out/results.jsonl")
     store.append(record)            # no-op if the same record_id is already stored
     for r in store.records(): ...   # validated, deduplicated
+
+Arm names: `valueshift.harness.contracts`; hashes and timestamps: `valueshift.harness.fileio`.
 """
 
 from valueshift.harness.results.frame import METRIC_COLUMNS, metrics_frame, write_parquet
-from valueshift.harness.results.provenance import (
-    current_command,
-    package_versions,
-    sha256_file,
-    sha256_files,
-    sha256_json,
-)
+from valueshift.harness.results.provenance import current_command, package_versions
 from valueshift.harness.results.schema import (
-    ARMS,
     BACKENDS,
     HARNESSES,
     SCHEMA_VERSION,
@@ -27,12 +22,10 @@ from valueshift.harness.results.schema import (
     Sample,
     TaskInfo,
     compute_record_id,
-    utc_now,
 )
 from valueshift.harness.results.store import ReadReport, ResultsStore, read_results
 
 __all__ = [
-    "ARMS",
     "BACKENDS",
     "HARNESSES",
     "METRIC_COLUMNS",
@@ -50,9 +43,5 @@ __all__ = [
     "metrics_frame",
     "package_versions",
     "read_results",
-    "sha256_file",
-    "sha256_files",
-    "sha256_json",
-    "utc_now",
     "write_parquet",
 ]

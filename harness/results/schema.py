@@ -16,17 +16,16 @@ Layout (schema_version 1; the contract other developers code against):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
+from valueshift.harness.contracts import ARMS
 from valueshift.harness.errors import InputError
+from valueshift.harness.fileio import parse_utc, sha256_text, utc_now
 
 SCHEMA_VERSION = 1
-ARMS = ("base", "value", "random_control", "system_prompt_only")
 BACKENDS = ("hf", "vllm", "openai")
 HARNESSES = ("lm-eval", "inspect")
 
@@ -44,10 +43,6 @@ class ResultsError(InputError):
     def located(self, file: str | None, line: int | None) -> ResultsError:
         """The same error, with the file and line filled in by whoever knows them."""
         return ResultsError(self.reason, file=file, line=line, field=self.field)
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +230,7 @@ def compute_record_id(model_id: str, task_name: str, task_version: str, generati
         separators=(",", ":"),
         default=str,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return sha256_text(payload)
 
 
 @dataclass
@@ -290,7 +285,7 @@ class ResultRecord:
             )
         created = _str(_req(d, "created_at", ""), "created_at")
         try:
-            datetime.fromisoformat(created.replace("Z", "+00:00"))
+            parse_utc(created)
         except ValueError as exc:
             raise ResultsError(f"not an ISO-8601 timestamp: {created!r}", field="created_at") from exc
         metrics_raw = _dict(_req(d, "metrics", ""), "metrics")

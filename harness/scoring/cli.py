@@ -6,11 +6,12 @@ import argparse
 import logging
 import sys
 
-from valueshift.harness.config_errors import ConfigError, load_dataclass_config
+from valueshift.harness.contracts import ARMS
 from valueshift.harness.errors import InputError
 from valueshift.harness.scoring.runners import TaskNotFound
 from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_models
 from valueshift.harness.scoring.spec import ModelSpecError
+from valueshift.harness.yaml_config import ConfigError, load_dataclass_config
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-chat-template", action="store_true", help="score raw completions (base models)")
     p.add_argument("--id", default=None, help="display id for the model (default: derived from the path)")
-    p.add_argument("--arm", default=None, choices=["base", "value", "random_control", "system_prompt_only"])
+    p.add_argument("--arm", default=None, choices=ARMS)
     p.add_argument("--induced-value", default=None)
     p.add_argument(
         "--rescore",

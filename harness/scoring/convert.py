@@ -14,7 +14,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from valueshift.harness.results import MetricValue, Sample, sha256_json
+from valueshift.harness.fileio import sha256_json
+from valueshift.harness.results import MetricValue, Sample
 from valueshift.harness.stats import bootstrap_mean
 
 _SKIP_RESULT_KEYS = {"alias", "name", "sample_len", "sample_count", "samples"}

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from valueshift.harness.contracts import is_expr_metric
+
 log = logging.getLogger(__name__)
 
 NOT_MEASURED = "not measured"
@@ -76,7 +78,7 @@ def _builders(options: dict, metrics: set[str]) -> list[tuple[str, str, Any]]:
                 lambda: make_anthro_scorer(aname, **(judge if aname == "judge" else {})),
             )
         )
-    if any(m.startswith("expr_") or m == "n_values" for m in metrics):
+    if any(is_expr_metric(m) or m == "n_values" for m in metrics):
         from valueshift.harness.extractors import make_extractor
 
         ename = options.get("extractor", "embedding")

@@ -14,8 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.fileio import sha256_json
 from valueshift.harness.paths import cache_dir
-from valueshift.harness.results import sha256_json
 from valueshift.harness.scoring.plan import PlannedTask, effective_max_new_tokens
 from valueshift.harness.scoring.spec import ModelSpec
 

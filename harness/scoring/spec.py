@@ -16,15 +16,15 @@ condition at evaluation time (`eval_system_prompt`, and always for `system_promp
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valueshift.harness.contracts import ARMS, PROMPTED_ARMS, PROVENANCE_FILE, Arm
 from valueshift.harness.errors import InputError
-from valueshift.harness.results import ModelInfo, sha256_file
+from valueshift.harness.fileio import sha256_file, sha256_text
+from valueshift.harness.results import ModelInfo
 
-PROVENANCE_FILE = "provenance.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
 
@@ -72,7 +72,7 @@ class ModelSpec:
             },
             sort_keys=True,
         )
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+        return sha256_text(blob)[:20]
 
 
 def _model_name(path_or_id: str) -> str:
@@ -124,13 +124,13 @@ def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
         base = _resolve_default()
     has_adapter = (folder / "adapter_config.json").is_file()
     arm = prov["arm"]
-    if arm not in ("value", "random_control", "system_prompt_only", "base"):
+    if arm not in ARMS:
         raise ModelSpecError(f"{folder / PROVENANCE_FILE}: field 'arm': unknown arm {arm!r}")
-    if arm != "system_prompt_only" and not has_adapter:
+    if arm != Arm.SYSTEM_PROMPT_ONLY and not has_adapter:
         raise ModelSpecError(
             f"{folder}: provenance says arm {arm!r} but there is no adapter_config.json (unfinished run?)"
         )
-    use_prompt = arm == "system_prompt_only" or bool(prov.get("eval_system_prompt"))
+    use_prompt = arm == Arm.SYSTEM_PROMPT_ONLY or bool(prov.get("eval_system_prompt"))
     system_prompt = (prov.get("system_prompt") or None) if use_prompt else None
     value = prov.get("value")
     identity = _folder_identity(folder) if has_adapter else {}
@@ -141,7 +141,7 @@ def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
         adapter=str(folder) if has_adapter else None,
         revision=prov.get("base_model_revision"),
         arm=arm,
-        induced_value=value if arm in ("value", "system_prompt_only") else None,
+        induced_value=value if arm in PROMPTED_ARMS else None,
         system_prompt=system_prompt,
         display_id=f"{_model_name(base)}+{folder.name}",
         training=prov,
