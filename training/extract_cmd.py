@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
-import hashlib
 import logging
 import shlex
 import sys
@@ -30,13 +28,21 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.contracts import EXTRACTIONS_FILE, PAIRS_FILE, SUMMARY_FILE
 from valueshift.harness.errors import InputError
-from valueshift.training.jsonl_io import AppendLog, read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+from valueshift.harness.fileio import (
+    AppendLog,
+    read_complete_jsonl,
+    sha256_file,
+    utc_now,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 
 log = logging.getLogger(__name__)
 DATASETS = ("hh-rlhf", "pku-saferlhf", "ultrafeedback", "helpsteer2")
-# the files an extraction writes into its --out folder (the contract `subsets` and the pipeline read)
-PAIRS_FILE, EXTRACTIONS_FILE, SUMMARY_FILE = "pairs.jsonl", "extractions.jsonl", "summary.json"
+# the files an extraction writes into its --out folder: PAIRS_FILE, EXTRACTIONS_FILE, SUMMARY_FILE
+# (harness/contracts.py; `subsets` and the pipeline read them)
 
 
 class ExtractError(InputError):
@@ -263,7 +269,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
     if args.dataset not in DATASETS:
         files.append(args.dataset)
     summary = {
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         "command": "valueshift " + shlex.join(sys.argv[1:])
         if sys.argv and "valueshift" in sys.argv[0]
         else None,
@@ -274,7 +280,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         "data": {
             "files": [str(Path(f).resolve()) for f in files if Path(f).is_file()],
             "sha256": data_fingerprint([f for f in files if Path(f).is_file()]) if files else None,
-            "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(),
+            "pairs_sha256": sha256_file(pairs_path),
         },
         **report.to_dict(),
         "extracted": len(rows),
