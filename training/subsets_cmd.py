@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
-import hashlib
 import json
 import sys
 from pathlib import Path
 
-from valueshift.training.jsonl_io import read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+from valueshift.harness.contracts import (
+    COUNTS_FILE,
+    EXTRACTIONS_FILE,
+    PAIRS_FILE,
+    SUBSETS_DIR,
+    SUMMARY_FILE,
+    subset_file,
+)
+from valueshift.harness.fileio import (
+    read_complete_jsonl,
+    sha256_file,
+    utc_now,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from valueshift.training.subset_diagnostics import DiagnosticsConfig, SubsetDiagnostics, diagnose_all
 from valueshift.training.subsets import Subsets, build_subsets
 
@@ -79,7 +91,7 @@ def cmd_subsets(args: argparse.Namespace) -> int:
     from valueshift.harness.taxonomy import load_taxonomy
 
     src = Path(args.extractions)
-    pairs_path, ext_path = src / "pairs.jsonl", src / "extractions.jsonl"
+    pairs_path, ext_path = src / PAIRS_FILE, src / EXTRACTIONS_FILE
     for path in (pairs_path, ext_path):
         if not path.is_file():
             print(
@@ -87,7 +99,7 @@ def cmd_subsets(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    summary_path = src / "summary.json"
+    summary_path = src / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     taxonomy = load_taxonomy(args.taxonomy)
     if args.values:
@@ -104,11 +116,11 @@ def cmd_subsets(args: argparse.Namespace) -> int:
     pairs = read_complete_jsonl(pairs_path)
     extractions = read_complete_jsonl(ext_path)
     subsets = build_subsets(pairs, extractions, values)
-    out = Path(args.out) if args.out else src / "subsets"
+    out = Path(args.out) if args.out else src / SUBSETS_DIR
     out.mkdir(parents=True, exist_ok=True)
     for value in values:
-        write_jsonl_atomic(out / f"{value}.jsonl", subsets.rows[value])
-    with (out / "counts.csv").open("w", newline="", encoding="utf-8") as fh:
+        write_jsonl_atomic(subset_file(out, value), subsets.rows[value])
+    with (out / COUNTS_FILE).open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["value", "chosen", "rejected", "total"])
         for c in subsets.table():
@@ -116,11 +128,11 @@ def cmd_subsets(args: argparse.Namespace) -> int:
     write_json_atomic(
         out / "subsets.json",
         {
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": utc_now(),
             "rule": "XOR: value in exactly one of chosen/rejected; flipped when only in rejected",
             "extractions": str(src.resolve()),
             "pairs": len(pairs),
-            "extractions_sha256": hashlib.sha256(ext_path.read_bytes()).hexdigest(),
+            "extractions_sha256": sha256_file(ext_path),
             "missing_extractions": subsets.missing_extractions,
             "extractor": summary.get("extractor", {}).get("name"),
             "extractor_config_hash": summary.get("extractor", {}).get("config_hash"),
