@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.contracts import EXTRACTIONS_FILE, PAIRS_FILE, SUMMARY_FILE
 from valueshift.harness.errors import InputError
 
 SHARDS_DIR = "shards"
@@ -96,7 +97,7 @@ def _read_shards(out: Path) -> list[tuple[Path, dict[str, Any]]]:
     shards = []
     for index in range(count):
         path = shard_dir(out, index, count)
-        summary_path = path / "summary.json"
+        summary_path = path / SUMMARY_FILE
         if not summary_path.is_file():
             raise ShardError(
                 f"{path}: shard {index}/{count} is missing or unfinished (no summary.json); run it"
@@ -117,7 +118,7 @@ def _read_shards(out: Path) -> list[tuple[Path, dict[str, Any]]]:
 def merge_shards(out: str | Path) -> dict[str, Any]:
     """Merge OUT/shards/K-of-N/ into OUT/{pairs,extractions}.jsonl and OUT/summary.json, exactly
     what one unsharded run writes (the summary's per-process fields become per-shard lists)."""
-    from valueshift.training.jsonl_io import read_complete_jsonl, write_json_atomic, write_jsonl_atomic
+    from valueshift.harness.fileio import read_complete_jsonl, write_json_atomic, write_jsonl_atomic
 
     out = Path(out)
     shards = _read_shards(out)
@@ -134,8 +135,8 @@ def merge_shards(out: str | Path) -> dict[str, Any]:
     pairs: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for path, _summary in shards:
-        shard_pairs = read_complete_jsonl(path / "pairs.jsonl")
-        by_id = {r["pair_id"]: r for r in read_complete_jsonl(path / "extractions.jsonl")}
+        shard_pairs = read_complete_jsonl(path / PAIRS_FILE)
+        by_id = {r["pair_id"]: r for r in read_complete_jsonl(path / EXTRACTIONS_FILE)}
         missing = [p["pair_id"] for p in shard_pairs if p["pair_id"] not in by_id]
         if missing or len(by_id) != len(shard_pairs):
             raise ShardError(f"{path}: extractions.jsonl does not match pairs.jsonl ({len(missing)} missing); "
@@ -146,8 +147,8 @@ def merge_shards(out: str | Path) -> dict[str, Any]:
         raise ShardError(
             f"{out / SHARDS_DIR}: the merged pairs do not hash to the data the shards were cut from"
         )
-    write_jsonl_atomic(out / "pairs.jsonl", pairs)
-    write_jsonl_atomic(out / "extractions.jsonl", rows)
+    write_jsonl_atomic(out / PAIRS_FILE, pairs)
+    write_jsonl_atomic(out / EXTRACTIONS_FILE, rows)
     names = list(first["value_counts"])
     counts, unmapped = count_values(rows, names)
     merged = {k: v for k, v in first.items() if k not in ("shard", *RUN_FIELDS)}
@@ -168,7 +169,7 @@ def merge_shards(out: str | Path) -> dict[str, Any]:
     hits = sum(s["cache"]["hits"] for _, s in shards)
     misses = sum(s["cache"]["misses"] for _, s in shards)
     merged["cache"] = dict(first["cache"], hits=hits, misses=misses)
-    write_json_atomic(out / "summary.json", merged)
+    write_json_atomic(out / SUMMARY_FILE, merged)
     return merged
 
 
