@@ -18,8 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from valueshift.training.induce.provenance import utc_now
-from valueshift.training.jsonl_io import write_json_atomic
+from valueshift.harness.fileio import utc_now, write_json_atomic
 
 LAUNCH_DIR = ".launch"
 
