@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from valueshift.training.induce.provenance import read_provenance, utc_now
+from valueshift.harness.fileio import utc_now
+from valueshift.training.induce.provenance import read_provenance
 from valueshift.training.induce.sweep import SweepSpec, expand
 from valueshift.training.launch.cell import LAUNCH_DIR, read_state, state_path
 
