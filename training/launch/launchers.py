@@ -86,7 +86,14 @@ def make_executor(folder: Path, opts: LaunchOptions):
             f"--launcher {opts.launcher} needs submitit: pip install 'valueshift[slurm]'"
         ) from exc
     cluster = "slurm" if opts.launcher == "slurm" else "local"
-    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    if cluster == "slurm" and not opts.partition:
+        raise LaunchError("--launcher slurm needs --partition P")
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    except RuntimeError as exc:  # submitit: 'Could not detect "srun"'
+        raise LaunchError(
+            f"--launcher slurm: no SLURM here ({exc}); submit from a cluster node, or use --launcher submitit-local"
+        ) from exc
     params: dict[str, Any] = {
         "timeout_min": opts.timeout_min,
         "gpus_per_node": opts.gpus_per_job,
@@ -99,8 +106,6 @@ def make_executor(folder: Path, opts: LaunchOptions):
     if opts.mem_gb:
         params["mem_gb"] = opts.mem_gb
     if cluster == "slurm":
-        if not opts.partition:
-            raise LaunchError("--launcher slurm needs --partition P")
         params["slurm_partition"] = opts.partition
         for key, value in (("slurm_account", opts.account), ("slurm_qos", opts.qos),
                            ("slurm_array_parallelism", opts.array_parallelism)):  # fmt: skip
