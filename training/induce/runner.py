@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.contracts import PROVENANCE_FILE, Arm
+from valueshift.harness.fileio import sha256_text, utc_now, write_json_atomic, write_jsonl_atomic
 from valueshift.harness.threads import apply_threads, choose_threads
 from valueshift.training.induce import loading, prepare
 from valueshift.training.induce.arms import ARMS
@@ -35,17 +37,13 @@ from valueshift.training.induce.data import (
     read_pairs,
     sample_rows,
     to_dpo_records,
-    write_jsonl,
 )
 from valueshift.training.induce.errors import InductionError
 from valueshift.training.induce.provenance import (
-    PROVENANCE_FILE,
     model_card,
     package_versions,
     read_provenance,
-    utc_now,
     valueshift_version,
-    write_json_atomic,
 )
 from valueshift.training.induce.recipe import DEFAULT_MODEL_ALIAS, RUN_LOCAL_KEYS, Recipe, load_recipe
 
@@ -134,9 +132,9 @@ def _load_recipe_for(req: InductionRequest) -> Recipe:
 def _check_request(req: InductionRequest) -> None:
     if req.arm not in ARMS:
         raise InductionError(f"--arm must be one of {', '.join(ARMS)}, got {req.arm!r}")
-    if req.arm != "system_prompt_only" and req.subset is None:
+    if req.arm != Arm.SYSTEM_PROMPT_ONLY and req.subset is None:
         raise InductionError(f"--subset is required for the {req.arm} arm")
-    if req.arm == "random_control" and req.pairs is None:
+    if req.arm == Arm.RANDOM_CONTROL and req.pairs is None:
         raise InductionError(
             "--pairs is required for the random_control arm: the normalised pairs file the subset was cut from "
             "(`valueshift extract --out DIR` writes DIR/pairs.jsonl)"
@@ -171,7 +169,7 @@ def _prepare_out_dir(req: InductionRequest, fingerprint: dict[str, Any]) -> dict
         if finished is not None:
             return finished
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(fingerprint, request_path)
+    write_json_atomic(request_path, fingerprint)
     return None
 
 
@@ -193,7 +191,7 @@ def _select_rows(req: InductionRequest, recipe: Recipe) -> tuple[list[dict[str, 
         "max_pairs": ind.max_pairs,
         "sample_seed": ind.subset_seed,
     }
-    if req.arm == "random_control":
+    if req.arm == Arm.RANDOM_CONTROL:
         pairs = read_pairs(req.pairs)
         rows = random_control_rows(pairs, len(rows), ind.subset_seed)
         block["source_pairs"] = pairs.summary() | {"path": str(Path(req.pairs).resolve())}
@@ -214,9 +212,7 @@ def _fingerprint_recipe(recipe: Recipe) -> dict[str, Any]:
 
 
 def _ids_hash(rows: list[dict[str, Any]]) -> str:
-    import hashlib
-
-    return hashlib.sha256("\n".join(r["pair_id"] for r in rows).encode()).hexdigest()
+    return sha256_text("\n".join(r["pair_id"] for r in rows))
 
 
 def induce(req: InductionRequest) -> InductionResult:
@@ -230,7 +226,7 @@ def induce(req: InductionRequest) -> InductionResult:
     if req.value not in taxonomy.names:
         raise InductionError(f"unknown value {req.value!r}; the taxonomy has: {', '.join(taxonomy.names)}")
     system_prompt = taxonomy[req.value].system_prompt
-    eval_sp = True if req.arm == "system_prompt_only" else recipe.induction.eval_system_prompt
+    eval_sp = True if req.arm == Arm.SYSTEM_PROMPT_ONLY else recipe.induction.eval_system_prompt
     model_path = resolve_model_path(recipe.model.model_name_or_path)
     loading.check_model_code(model_path, recipe)
     threads = apply_threads(choose_threads(recipe.induction.threads))
@@ -270,20 +266,20 @@ def induce(req: InductionRequest) -> InductionResult:
         },
         # For the matrix (harness/matrix) to aggregate replicates: runs with the same seed_group
         # differ only in their training seed. None for the untrained system-prompt-only arm.
-        "training_seed": None if req.arm == "system_prompt_only" else int(recipe.training.seed),
+        "training_seed": None if req.arm == Arm.SYSTEM_PROMPT_ONLY else int(recipe.training.seed),
         "seed_group": req.seed_group or req.out.name,
         "threads": threads.to_dict(),
         "packages": package_versions(),
         "metrics": {},
         "weights": "none",
     }
-    if req.arm == "system_prompt_only":
+    if req.arm == Arm.SYSTEM_PROMPT_ONLY:
         tokenizer.save_pretrained(req.out)
         prov["metrics"] = {"global_step": 0, "train_pairs": 0}
         return InductionResult(req.out, "metadata_only", _finish(req, prov, started))
 
     if rows and (req.out / TRAIN_PAIRS_FILE).is_file() is False:
-        write_jsonl(rows, req.out / TRAIN_PAIRS_FILE)
+        write_jsonl_atomic(req.out / TRAIN_PAIRS_FILE, rows)
     sp = system_prompt if recipe.induction.system_prompt_in_training else None
     records = to_dpo_records(rows, sp)
     prov["subset"]["trimmed_prompts"] = prepare.trim_records(records, tokenizer, recipe)
@@ -362,7 +358,7 @@ def _finish(req: InductionRequest, prov: dict[str, Any], started: float) -> dict
     prov["created_at"] = utc_now()
     prov["valueshift_version"] = valueshift_version()
     (req.out / "README.md").write_text(model_card(prov, req.out), encoding="utf-8")
-    write_json_atomic(prov, req.out / PROVENANCE_FILE)
+    write_json_atomic(req.out / PROVENANCE_FILE, prov)
     return prov
 
 
