@@ -188,12 +188,3 @@ def trim_prompt(messages: list[dict[str, str]], fits) -> tuple[list[dict[str, st
         removed += users[0]
         turns = turns[users[0] :]
     return system + turns, removed
-
-
-def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
