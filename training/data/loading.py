@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.fileio import sha256_files_in_order
 from valueshift.training.data.pairs import DataLoadError, LoadReport, PreferencePair, Skip
 from valueshift.training.data.readers import iter_rows
 from valueshift.training.data.sources import SOURCES, adapt_local
@@ -39,13 +39,8 @@ def _hub_stream(hub_id: str, split: str, hub_kwargs: dict[str, Any]):
 
 
 def data_fingerprint(files: Sequence[str | Path]) -> str:
-    """SHA-256 over the bytes of the input files (recorded in summaries as provenance)."""
-    h = hashlib.sha256()
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 over the bytes of the input files in order (recorded in summaries as provenance)."""
+    return sha256_files_in_order(files)
 
 
 def load_pairs(
