@@ -9,7 +9,6 @@ rows that are well-formed but unusable for DPO (empty or identical replies) are 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.errors import InputError
+from valueshift.harness.fileio import sha256_file
 
 ROLES = ("system", "user", "assistant")
 
@@ -44,14 +44,6 @@ class PairsFile:
             "usable": len(self.rows),
             "skipped": dict(self.skipped),
         }
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_messages(messages: Any, where: str) -> None:
@@ -114,7 +106,7 @@ def read_pairs(path: str | Path, expected_value: str | None = None) -> PairsFile
         raise DataError(
             f"{path}: no usable pairs ({lines_read} rows read, skipped: {dict(skipped) or 'none'})"
         )
-    return PairsFile(path=path, rows=rows, sha256=file_sha256(path), lines_read=lines_read, skipped=skipped)
+    return PairsFile(path=path, rows=rows, sha256=sha256_file(path), lines_read=lines_read, skipped=skipped)
 
 
 def sample_rows(rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
