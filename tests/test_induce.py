@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from valueshift.harness.cli import run_command
+from valueshift.harness.fileio import sha256_file as file_sha256
 from valueshift.harness.taxonomy import load_taxonomy
-from valueshift.training.induce.data import file_sha256
 from valueshift.training.induce.provenance import missing_keys
 
 # Small, fast settings for the random tiny model: the code paths, not model quality.
