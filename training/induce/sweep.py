@@ -33,7 +33,6 @@ nothing and stays one run per value x model. Without `seeds:` each cell is one r
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import logging
@@ -45,16 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from valueshift.harness.contracts import RUNS_INDEX, Arm, subset_file
 from valueshift.harness.errors import InputError
+from valueshift.harness.fileio import sha256_text, utc_now
+from valueshift.harness.yaml_config import load_yaml_mapping
 from valueshift.training.induce.arms import ARMS
-from valueshift.training.induce.provenance import read_provenance, utc_now
+from valueshift.training.induce.provenance import read_provenance
 from valueshift.training.induce.seeds import check_seeds, seed_run_dir
 
 log = logging.getLogger(__name__)
 
-RUNS_INDEX = "runs.jsonl"
 SPEC_KEYS = {
     "name": str,
     "recipe": str,
@@ -115,7 +114,7 @@ class Cell:
     @property
     def cell_id(self) -> str:
         model = _slug(Path(self.model).name if self.model else "recipe-model")
-        if self.arm == "system_prompt_only":  # no training: beta and steps do not apply
+        if self.arm == Arm.SYSTEM_PROMPT_ONLY:  # no training: beta and steps do not apply
             return f"{self.value}__{self.arm}__{model}"
         beta = "recipe" if self.beta is None else f"{self.beta:g}"
         steps = "recipe" if self.max_steps is None else str(self.max_steps)
@@ -130,18 +129,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"{path}: sweep spec not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SweepError(f"{path}: invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: a sweep spec must be a YAML mapping")
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
-    for key_node, value_node in node.value:  # keys of `set:`, as `set.KEY`
-        if key_node.value == "set" and isinstance(value_node, yaml.MappingNode):
-            lines.update({f"set.{k.value}": k.start_mark.line + 1 for k, _ in value_node.value})
+    doc = load_yaml_mapping(path, not_mapping="a sweep spec must be a YAML mapping", error=SweepError)
+    data, lines = doc.data, doc.lines  # lines: top-level keys, and the keys of `set:` as `set.KEY`
 
     def err(key: str, msg: str) -> SweepError:
         return SweepError(f"{path}:{lines.get(key, '?')}: {key}: {msg}")
@@ -192,21 +181,21 @@ def load_spec(path: str | Path) -> SweepSpec:
     for v in data["values"]:
         if v not in taxonomy.names:
             raise err("values", f"unknown value {v!r} (taxonomy: {', '.join(taxonomy.names)})")
-    trains = any(a != "system_prompt_only" for a in arms)
+    trains = any(a != Arm.SYSTEM_PROMPT_ONLY for a in arms)
     if trains and not data.get("subsets_dir"):
         raise SweepError(f"{path}: subsets_dir is required for the value and random_control arms")
-    if "random_control" in arms and not data.get("pairs"):
+    if Arm.RANDOM_CONTROL in arms and not data.get("pairs"):
         raise SweepError(f"{path}: pairs is required for the random_control arm")
     subsets_dir = Path(data["subsets_dir"]) if data.get("subsets_dir") else None
     if subsets_dir is not None:
         for v in data["values"]:
-            if not (subsets_dir / f"{v}.jsonl").is_file() and trains:
-                raise err("subsets_dir", f"{subsets_dir / (v + '.jsonl')} not found")
+            if not subset_file(subsets_dir, v).is_file() and trains:
+                raise err("subsets_dir", f"{subset_file(subsets_dir, v)} not found")
     if data.get("pairs") and not Path(data["pairs"]).is_file():
         raise err("pairs", f"{data['pairs']} not found")
     return SweepSpec(
         path=path,
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        sha256=sha256_text(path.read_text(encoding="utf-8")),
         name=data.get("name") or path.stem,
         recipe=data.get("recipe"),
         out_dir=Path(data["out_dir"]),
@@ -232,7 +221,7 @@ def expand(spec: SweepSpec) -> list[Cell]:
         spec.values, spec.models, spec.beta, spec.max_steps, spec.arms, spec.seeds or [None]
     ):
         cell = Cell(value, arm, model, beta, steps, seed)
-        if arm == "system_prompt_only":
+        if arm == Arm.SYSTEM_PROMPT_ONLY:
             cell = Cell(value, arm, model, None, None)
         cells.setdefault(cell.run_id, cell)
     return list(cells.values())
@@ -302,7 +291,7 @@ def run_sweep(
         overrides = dict(spec.overrides)
         if cell.beta is not None:
             overrides["beta"] = cell.beta
-        subset = spec.subsets_dir / f"{cell.value}.jsonl" if spec.subsets_dir else None
+        subset = subset_file(spec.subsets_dir, cell.value) if spec.subsets_dir else None
         req = InductionRequest(
             value=cell.value,
             out=out,
