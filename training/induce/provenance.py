@@ -20,16 +20,14 @@ checkpoint folder's name`.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shlex
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.contracts import PROVENANCE_FILE, Arm
 from valueshift.harness.results import package_versions as shared_package_versions
 
-PROVENANCE_FILE = "provenance.json"
 REQUIRED_KEYS = (
     "base_model",
     "base_model_revision",
@@ -57,16 +55,6 @@ def valueshift_version() -> str:
     from valueshift.harness import __version__
 
     return __version__
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def write_json_atomic(data: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def missing_keys(provenance: dict[str, Any]) -> list[str]:
@@ -122,7 +110,7 @@ def model_card(prov: dict[str, Any], out_dir: Path) -> str:
         f"# {prov['value']} induction ({arm}) on {Path(base).name}",
         "",
     ]
-    if arm == "system_prompt_only":
+    if arm == Arm.SYSTEM_PROMPT_ONLY:
         lines += [
             "This folder holds **no trained weights**: it is the *system prompt only* control arm. Scorers",
             "evaluate the base model with the value's system prompt, so that the effect of prompting alone",
