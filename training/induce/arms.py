@@ -1,8 +1,11 @@
-"""The arms of an induction experiment (no heavy imports: the CLI parsers use these names)."""
+"""The arms of an induction experiment (no heavy imports: the CLI parsers use these names).
+
+The names are defined once, in `valueshift.harness.contracts` (`Arm`); here are the ones
+`induce` and `sweep` make: value, random_control, system_prompt_only (never base)."""
 
 from __future__ import annotations
 
-# value: DPO on the value subset; random_control: DPO on a random sample of the same size from the
-# same source pairs; system_prompt_only: no training, the base model with the value's system prompt.
-ARMS = ("value", "random_control", "system_prompt_only")
-TRAINED_ARMS = ("value", "random_control")
+from valueshift.harness.contracts import INDUCED_ARMS as ARMS
+from valueshift.harness.contracts import TRAINED_ARMS
+
+__all__ = ["ARMS", "TRAINED_ARMS"]
