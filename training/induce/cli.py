@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from valueshift.harness.contracts import INDUCED_ARMS, Arm
+
 
 def add_induce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value", required=True, help="value to induce (a name from the taxonomy, e.g. empathy)")
@@ -15,8 +17,8 @@ def add_induce_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--arm",
-        default="value",
-        choices=["value", "random_control", "system_prompt_only"],
+        default=Arm.VALUE.value,
+        choices=INDUCED_ARMS,
         help="value: DPO on the subset; random_control: DPO on a random sample of --pairs of the same size; "
         "system_prompt_only: no training, a metadata-only checkpoint (default: value)",
     )
