@@ -18,6 +18,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from valueshift.harness.contracts import Arm
+
 log = logging.getLogger(__name__)
 
 SEED_DIR_PREFIX = "seed-"
@@ -49,7 +51,7 @@ def induce_seeds(request, seeds: Sequence[int]) -> list:
 
     seeds = check_seeds(seeds)
     group = request.seed_group or Path(request.out).name
-    if request.arm == "system_prompt_only":
+    if request.arm == Arm.SYSTEM_PROMPT_ONLY:
         log.info("system_prompt_only trains nothing: one run in %s for seeds %s", request.out, seeds)
         return [induce(dataclasses.replace(request, seed=None, seed_group=group))]
     results = []
