@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.contracts import (
+    EXTRACTIONS_FILE,
+    PAIRS_FILE,
+    RESULTS_FILE,
+    SUBSETS_DIR,
+    Arm,
+    subset_file,
+)
+from valueshift.harness.fileio import read_complete_jsonl, write_jsonl_atomic
 from valueshift.pipeline.config import SAMPLE_FILE, DemoConfig, DemoError
 
 
@@ -32,7 +41,7 @@ def s_model(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
 
 
 def s_extract(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
-    from valueshift.training.extract_cmd import EXTRACTIONS_FILE, PAIRS_FILE, ExtractRequest, run_extract
+    from valueshift.training.extract_cmd import ExtractRequest, run_extract
 
     if cfg.pairs_file:
         dataset, files = ("hh-rlhf" if cfg.dataset == "sample" else cfg.dataset), [cfg.pairs_file]
@@ -56,18 +65,17 @@ def s_extract(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
 
 
 def s_subsets(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
-    from valueshift.training.jsonl_io import read_complete_jsonl, write_jsonl_atomic
     from valueshift.training.subsets import build_subsets
 
     ext = upstream["extract"]
     subsets = build_subsets(
         read_complete_jsonl(Path(ext["pairs"])), read_complete_jsonl(Path(ext["extractions"])), cfg.values
     )
-    folder = out / "subsets"
+    folder = out / SUBSETS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for v in cfg.values:
-        paths[v] = str(folder / f"{v}.jsonl")
+        paths[v] = str(subset_file(folder, v))
         write_jsonl_atomic(Path(paths[v]), subsets.rows[v])
     sizes = {v: len(subsets.rows[v]) for v in cfg.values}
     small = {v: n for v, n in sizes.items() if n < cfg.min_subset}
@@ -93,7 +101,7 @@ def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
                 value=value,
                 arm=arm,
                 subset=Path(upstream["subsets"]["subsets"][value]),
-                pairs=Path(upstream["extract"]["pairs"]) if arm == "random_control" else None,
+                pairs=Path(upstream["extract"]["pairs"]) if arm == Arm.RANDOM_CONTROL else None,
                 recipe=cfg.recipe,
                 model=None if cfg.model == "default" else cfg.model,
                 max_steps=cfg.max_steps,
@@ -119,7 +127,7 @@ def s_score(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
         spec = resolve_model(str(run))
         suffix = "-".join(run.relative_to(checkpoints).parts) if run.is_relative_to(checkpoints) else run.name
         models.append(dataclasses.replace(spec, display_id=f"{spec.display_id.rsplit('+', 1)[0]}+{suffix}"))
-    store = out / "results.jsonl"
+    store = out / RESULTS_FILE
     score_cfg = ScoreConfig(
         lm_eval_tasks=list(cfg.tasks), limit=cfg.score_limit, max_new_tokens=cfg.max_new_tokens
     )
