@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.contracts import RESULTS_FILE
+from valueshift.harness.fileio import write_json_atomic
 from valueshift.pipeline.config import STAGES, DemoConfig, DemoError
 from valueshift.pipeline.stages import STAGE_FUNCTIONS, STAGE_INPUTS
 
@@ -58,9 +60,7 @@ class Demo:
         return {}
 
     def _save_state(self, state: dict) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2, default=str))
-        tmp.replace(self.state_path)
+        write_json_atomic(self.state_path, state)
 
     def stage_key(self, stage: str) -> str:
         inputs = {name: getattr(self.cfg, name) for name in STAGE_INPUTS[stage]}
@@ -121,7 +121,7 @@ class Demo:
             lines += ["", "Paper claims on these models:"]
             lines += [f"  ({f['claim']}) {f['verdict']}: {f['summary']}" for f in found]
         lines += ["", f"Outputs in {self.out}/:"]
-        for name in ("results.jsonl", "matrix.csv", "heatmap.png", "report.md", "leaderboard/index.html"):
+        for name in (RESULTS_FILE, "matrix.csv", "heatmap.png", "report.md", "leaderboard/index.html"):
             p = self.out / name
             lines.append(f"  {'ok' if p.exists() else '--'} {p}")
         return "\n".join(lines)
