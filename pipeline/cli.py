@@ -13,6 +13,7 @@ import contextlib
 import sys
 import time
 
+from valueshift.harness.contracts import Arm
 from valueshift.pipeline.config import ARMS, STAGES, DemoConfig
 
 # flags that set one DemoConfig field as they are (the rest are lists or switches, below)
@@ -49,7 +50,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     if args.induce_set:
         cfg.induce_overrides = [*cfg.induce_overrides, *args.induce_set]
     if args.no_control:
-        cfg.arms = [a for a in cfg.arms if a != "random_control"]
+        cfg.arms = [a for a in cfg.arms if a != Arm.RANDOM_CONTROL]
     if args.no_leaderboard:
         cfg.leaderboard = False
     return cfg
