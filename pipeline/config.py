@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from valueshift.harness.contracts import Arm
 from valueshift.harness.errors import InputError, did_you_mean
 from valueshift.training.induce.arms import ARMS
 
@@ -63,7 +64,7 @@ class DemoConfig:
                 raise DemoError(
                     f"arms: unknown arm {arm!r} (arms: {', '.join(ARMS)}){did_you_mean(arm, ARMS)}"
                 )
-        if "value" not in self.arms and self.arms:
+        if Arm.VALUE not in self.arms and self.arms:
             raise DemoError("arms: the control arms need the 'value' arm to compare against")
         for stage in self.stages:
             if stage not in STAGES:
