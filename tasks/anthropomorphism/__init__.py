@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from valueshift.tasks.common import TaskDataError, judge_kwargs, load_jsonl, scorer_options, sha256_files
+from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.tasks.common import TaskDataError, judge_kwargs, load_jsonl, scorer_options
 
 VERSION = "1.1"
 DATA_FILE = Path(__file__).resolve().parent / "data" / "prompts.jsonl"
@@ -33,7 +34,7 @@ def load_prompts(path: Path | str = DATA_FILE) -> list[dict]:
 
 
 def data_sha256() -> str:
-    return sha256_files([DATA_FILE])
+    return sha256_files_in_order([DATA_FILE])
 
 
 def load_anthrobench(source: str = ANTHROBENCH_URL, limit: int | None = None) -> list[dict]:
