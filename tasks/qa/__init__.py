@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valueshift.tasks.common import load_jsonl, sha256_files
+from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.tasks.common import load_jsonl
 
 VERSION = "1.0"
 DATA_FILE = Path(__file__).resolve().parent / "data" / "offline_qa.jsonl"
@@ -23,4 +24,4 @@ def load_questions(path: Path | str = DATA_FILE) -> list[dict]:
 
 
 def data_sha256() -> str:
-    return sha256_files([DATA_FILE])
+    return sha256_files_in_order([DATA_FILE])
