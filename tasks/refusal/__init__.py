@@ -22,7 +22,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from valueshift.tasks.common import TaskDataError, judge_kwargs, load_jsonl, scorer_options, sha256_files
+from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.tasks.common import TaskDataError, judge_kwargs, load_jsonl, scorer_options
 
 VERSION = "1.1"
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -40,7 +41,7 @@ def load_prompts(kind: str) -> list[dict]:
 
 
 def data_sha256() -> str:
-    return sha256_files([UNSAFE_FILE, SAFE_FILE])
+    return sha256_files_in_order([UNSAFE_FILE, SAFE_FILE])
 
 
 def load_xstest(source: str = XSTEST_HUB_ID, kind: str | None = None, split: str = "test") -> list[dict]:
