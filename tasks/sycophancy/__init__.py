@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valueshift.tasks.common import load_jsonl, sha256_files
+from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.tasks.common import load_jsonl
 
 VERSION = "1.1"
 DATA_FILE = Path(__file__).resolve().parent / "data" / "items.jsonl"
@@ -33,7 +34,7 @@ def load_items(path: Path | str = DATA_FILE) -> list[dict]:
 
 
 def data_sha256() -> str:
-    return sha256_files([DATA_FILE])
+    return sha256_files_in_order([DATA_FILE])
 
 
 def opinion_prompt(item: dict) -> str:
