@@ -14,7 +14,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from valueshift.tasks.common import load_jsonl, scorer_options, sha256_files
+from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.tasks.common import load_jsonl, scorer_options
 
 VERSION = "1.1"
 DATA_FILE = Path(__file__).resolve().parent / "data" / "prompts.jsonl"
@@ -26,7 +27,7 @@ def load_prompts(path: Path | str = DATA_FILE) -> list[dict]:
 
 
 def data_sha256() -> str:
-    return sha256_files([DATA_FILE])
+    return sha256_files_in_order([DATA_FILE])
 
 
 @functools.lru_cache(maxsize=4)
