@@ -9,11 +9,10 @@ configurable from the command line and records it in the logged samples as prove
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +78,6 @@ def load_jsonl(path: Path | str, required: Mapping[str, type | tuple[type, ...]]
     if not rows:
         raise TaskDataError(f"{path}: no rows")
     return rows
-
-
-def sha256_files(paths: Iterable[Path]) -> str:
-    """One hash over the bytes of the given files (in order): the data hash in results records."""
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()
 
 
 def scorer_options(metadata: Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
