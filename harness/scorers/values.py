@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from valueshift.harness.contracts import expr_metric_name  # the one definition (re-exported here)
 
-def expr_metric_name(value: str) -> str:
-    """`expr_<value>` with `-` replaced by `_` (lm-eval and Inspect metric names)."""
-    return "expr_" + value.replace("-", "_").replace(" ", "_")
+__all__ = ["expr_metric_name", "value_expression_metrics"]
 
 
 def value_expression_metrics(expressed: Iterable[str], value_names: Iterable[str]) -> dict[str, float]:
