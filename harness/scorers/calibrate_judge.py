@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from valueshift.harness.errors import InputError
+from valueshift.harness.fileio import sha256_files_in_order
 
 CALIBRATION_FORMAT = "valueshift-judge-calibration/1"
 CATEGORIES = ("internal_states", "personhood", "relationship", "validation")
@@ -37,10 +37,8 @@ class CalibrationError(InputError):
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]:
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    """The labelled data's hash: the file, or a folder's *.jsonl files in name order."""
+    return sha256_files_in_order(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])[:16]
 
 
 def load_labelled(path: Path, kind: str | None) -> tuple[str, list[dict]]:
