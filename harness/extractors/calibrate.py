@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from valueshift.harness.fileio import sha256_file
 from valueshift.harness.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
 DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration") / "calibration.jsonl"
@@ -155,7 +155,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         )
     Console().print(table)
     if args.out:
-        digest = hashlib.sha256(Path(args.labelled).read_bytes()).hexdigest()
+        digest = sha256_file(args.labelled)
         provenance = {
             "method": "per-value F1-optimal threshold interval midpoint, clipped",
             "bounds": [args.min_threshold, args.max_threshold],
