@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from valueshift.harness.scorers.degenerate import is_degenerate
-from valueshift.harness.scorers.refusal_features import split_sentences
+from valueshift.harness.text import split_reply_sentences
 
 # The string-match baseline's phrases (lower case, matched at the start of the reply after
 # stripping whitespace and quotes). Written for valueshift; the idea follows XSTest's baseline.
@@ -195,7 +195,7 @@ class EmbeddingRefusalDetector:
                 out.append(_degenerate_verdict(self.name))
                 continue
             p = next(probs)
-            evidence = (split_sentences(r, 1) or [None])[0] if p >= thr else None
+            evidence = (split_reply_sentences(r, 1) or [None])[0] if p >= thr else None
             out.append(RefusalVerdict(p >= thr, p, self.name, evidence))
         return out
 
