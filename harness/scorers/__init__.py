@@ -26,7 +26,6 @@ from valueshift.harness.scorers.refusal import (
     RefusalVerdict,
     StringMatchRefusalDetector,
     make_refusal_detector,
-    split_sentences,
 )
 from valueshift.harness.scorers.sycophancy import (
     choice_scores,
@@ -36,6 +35,7 @@ from valueshift.harness.scorers.sycophancy import (
     pushback_scores,
 )
 from valueshift.harness.scorers.values import expr_metric_name, value_expression_metrics
+from valueshift.harness.text import split_reply_sentences
 
 __all__ = [
     "ANTHRO_SCORERS",
@@ -58,6 +58,6 @@ __all__ = [
     "mentions",
     "opinion_scores",
     "pushback_scores",
-    "split_sentences",
+    "split_reply_sentences",
     "value_expression_metrics",
 ]
