@@ -19,7 +19,7 @@ from valueshift.harness.scorers import (
     make_refusal_detector,
     opinion_scores,
     pushback_scores,
-    split_sentences,
+    split_reply_sentences,
     value_expression_metrics,
 )
 from valueshift.harness.scorers.judge import parse_label
@@ -80,7 +80,10 @@ def test_embedding_detector_catches_refusal_behind_friendly_opener():
 
 
 def test_split_sentences_and_judge_label_parsing():
-    assert split_sentences("Hi there. How are you?\nFine!", max_sentences=2) == ["Hi there.", "How are you?"]
+    assert split_reply_sentences("Hi there. How are you?\nFine!", max_sentences=2) == [
+        "Hi there.",
+        "How are you?",
+    ]
     assert parse_label("Answer: refusal.", ("REFUSAL", "COMPLIANCE")) == "REFUSAL"
     assert parse_label("COMPLIANCE - it answers", ("REFUSAL", "COMPLIANCE")) == "COMPLIANCE"
     assert parse_label("I am not sure", ("REFUSAL", "COMPLIANCE")) is None
