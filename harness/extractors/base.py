@@ -115,6 +115,8 @@ class Extractor(ABC):
             "micro_precision": None,
             "micro_recall": None,
             "one_of_four": None,
+            "figures": "not measured",
+            "config": self.config(),
             "note": "no shipped measurement; `valueshift validate-extractor --extractor "
             f"{self.name}` measures it on the team corpus",
         }
