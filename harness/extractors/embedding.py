@@ -18,7 +18,6 @@ and calibrated on a labelled file by `valueshift calibrate-extractor`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,23 +31,11 @@ from valueshift.harness.extractors.base import (
 )
 from valueshift.harness.extractors.lexicon import LexiconExtractor
 from valueshift.harness.taxonomy import Taxonomy
+from valueshift.harness.text import split_sentences
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_CUE_WEIGHT = 0.15
 _ANCHOR_CACHE: dict[tuple, np.ndarray] = {}
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
-
-
-def split_sentences(text: str, max_sentences: int = 32, min_chars: int = 3) -> list[str]:
-    """Split a response into sentences (regex; good enough for chat replies, and fast)."""
-    out = []
-    for part in _SENTENCE_END.split(text):
-        part = part.strip(" \t-*•")
-        if len(part) >= min_chars:
-            out.append(part)
-        if len(out) >= max_sentences:
-            break
-    return out
 
 
 @register_extractor("embedding-threshold")
