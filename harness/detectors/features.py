@@ -138,7 +138,7 @@ class Featurizer:
         return np.stack([_MEMO[(key, t)] for t in texts])
 
     def transform(self, items: Sequence[ExtractionItem]) -> np.ndarray:
-        from valueshift.harness.extractors.embedding import split_sentences
+        from valueshift.harness.text import split_sentences
 
         c = self.config
         sents = [
