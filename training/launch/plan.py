@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness.contracts import Arm
 from valueshift.harness.errors import InputError
 from valueshift.training.induce.sweep import SPEC_KEYS, SweepSpec, expand
 
@@ -135,7 +136,7 @@ def build_plan(
             raise PlanError(f"{tp_path}: models: no entry for {model!r} (add its params_b and architecture)")
         g = groups[(model, cell.arm)]
         g["jobs"] += 1
-        if cell.arm == "system_prompt_only":
+        if cell.arm == Arm.SYSTEM_PROMPT_ONLY:
             continue  # no training; scored below like every other cell
         gpus = int(info.get("gpus", 1))
         pairs, source = _subset_pairs(spec, tp, cell.value)
