@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from valueshift.harness.contracts import RUNS_INDEX
 from valueshift.harness.errors import InputError
 from valueshift.training.induce.sweep import SweepSpec
 from valueshift.training.launch.cell import LAUNCH_DIR, run_cell
@@ -66,7 +67,7 @@ def launch(spec: SweepSpec, run_ids: list[str], opts: LaunchOptions) -> list[Out
 def _launch_local(spec: SweepSpec, run_ids: list[str], opts: LaunchOptions) -> list[Outcome]:
     """Today's behaviour (one cell after another in this process), through the cell function."""
     out = []
-    log = str(spec.out_dir / "runs.jsonl")
+    log = str(spec.out_dir / RUNS_INDEX)
     for run_id in run_ids:
         clear_state(spec.out_dir, run_id)
         record_launch(spec.out_dir, {"run_id": run_id, "launcher": "local", "job_id": None,
