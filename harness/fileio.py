@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "AppendLog",
+    "iter_jsonl_objects",
     "parse_utc",
     "read_complete_jsonl",
     "sha256_bytes",
@@ -61,6 +62,28 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
 def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
     """One JSON object per line, atomically (readers see the old file or the new one)."""
     write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+# --------------------------------------------------------------------------------- reading
+def iter_jsonl_objects(
+    path: str | os.PathLike, error: Callable[[str], Exception] = ValueError
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`(where, row)` for every non-blank line of a hand-written JSONL input file, `where` being
+    `FILE:LINE`; a line that is not JSON, or not a JSON object, raises `error` naming file and line
+    (`FILE:LINE: invalid JSON (...)`). Blank lines are the only lines skipped; checking the fields
+    is the caller's (its error names `where` and the field)."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{where}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise error(f"{where}: expected a JSON object, got {type(row).__name__}")
+            yield where, row
 
 
 # --------------------------------------------------------------------------- append-only logs

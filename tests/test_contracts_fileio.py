@@ -25,6 +25,7 @@ from valueshift.harness.contracts import (
 )
 from valueshift.harness.fileio import (
     AppendLog,
+    iter_jsonl_objects,
     parse_utc,
     read_complete_jsonl,
     sha256_file,
@@ -106,3 +107,18 @@ def test_one_timestamp_format():
     assert parse_utc("2026-01-05T10:00:00+00:00") == parse_utc("2026-01-05T10:00:00Z")
     with pytest.raises(ValueError):
         parse_utc("yesterday")
+
+
+def test_jsonl_inputs_name_file_and_line(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n')
+    assert [(w.rsplit(":", 1)[1], r) for w, r in iter_jsonl_objects(path)] == [
+        ("1", {"a": 1}),
+        ("3", {"a": 2}),
+    ]
+    path.write_text('{"a": 1}\n[1]\n')
+    with pytest.raises(KeyError, match=r"in\.jsonl:2: expected a JSON object, got list"):
+        list(iter_jsonl_objects(path, error=KeyError))
+    path.write_text('{"a": 1}\n{"a": \n')
+    with pytest.raises(ValueError, match=r"in\.jsonl:2: invalid JSON"):
+        list(iter_jsonl_objects(path))
