@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.errors import InputError
+from valueshift.harness.fileio import iter_jsonl_objects
 
 TASKS_DIR = Path(__file__).resolve().parent
 logger = logging.getLogger(__name__)
@@ -53,28 +54,17 @@ def load_jsonl(path: Path | str, required: Mapping[str, type | tuple[type, ...]]
     path = Path(path)
     rows: list[dict] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskDataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise TaskDataError(f"{path}:{lineno}: expected a JSON object")
-            for field, typ in required.items():
-                if field not in row:
-                    raise TaskDataError(f"{path}:{lineno}: missing field `{field}`")
-                if not isinstance(row[field], typ) or (
-                    isinstance(row[field], str) and not row[field].strip()
-                ):
-                    raise TaskDataError(f"{path}:{lineno}: field `{field}` must be a non-empty {typ}")
-            rid = str(row.get("id", lineno))
-            if rid in seen:
-                raise TaskDataError(f"{path}:{lineno}: field `id`: duplicate id {rid!r}")
-            seen.add(rid)
-            rows.append(row)
+    for where, row in iter_jsonl_objects(path, error=TaskDataError):
+        for field, typ in required.items():
+            if field not in row:
+                raise TaskDataError(f"{where}: missing field `{field}`")
+            if not isinstance(row[field], typ) or (isinstance(row[field], str) and not row[field].strip()):
+                raise TaskDataError(f"{where}: field `{field}` must be a non-empty {typ}")
+        rid = str(row.get("id", where.rsplit(":", 1)[1]))  # no id: the line number
+        if rid in seen:
+            raise TaskDataError(f"{where}: field `id`: duplicate id {rid!r}")
+        seen.add(rid)
+        rows.append(row)
     if not rows:
         raise TaskDataError(f"{path}: no rows")
     return rows
