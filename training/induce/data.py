@@ -9,7 +9,6 @@ rows that are well-formed but unusable for DPO (empty or identical replies) are 
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.errors import InputError
-from valueshift.harness.fileio import sha256_file
+from valueshift.harness.fileio import iter_jsonl_objects, sha256_file
 
 ROLES = ("system", "user", "assistant")
 
@@ -71,37 +70,27 @@ def read_pairs(path: str | Path, expected_value: str | None = None) -> PairsFile
     skipped: Counter = Counter()
     seen: set[str] = set()
     lines_read = 0
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            lines_read += 1
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object")
-            for key in ("pair_id", "chosen", "rejected"):
-                if not isinstance(row.get(key), str):
-                    raise DataError(f"{where}, field {key!r}: missing or not a string")
-            _check_messages(row.get("prompt"), where)
-            if expected_value is not None and "value" in row and row["value"] != expected_value:
-                raise DataError(
-                    f"{where}, field 'value': row is for {row['value']!r} but --value is {expected_value!r}"
-                )
-            if not row["chosen"].strip() or not row["rejected"].strip():
-                skipped["empty_reply"] += 1
-                continue
-            if row["chosen"].strip() == row["rejected"].strip():
-                skipped["identical_replies"] += 1
-                continue
-            if row["pair_id"] in seen:
-                skipped["duplicate_pair_id"] += 1
-                continue
-            seen.add(row["pair_id"])
-            rows.append(row)
+    for where, row in iter_jsonl_objects(path, error=DataError):
+        lines_read += 1
+        for key in ("pair_id", "chosen", "rejected"):
+            if not isinstance(row.get(key), str):
+                raise DataError(f"{where}, field {key!r}: missing or not a string")
+        _check_messages(row.get("prompt"), where)
+        if expected_value is not None and "value" in row and row["value"] != expected_value:
+            raise DataError(
+                f"{where}, field 'value': row is for {row['value']!r} but --value is {expected_value!r}"
+            )
+        if not row["chosen"].strip() or not row["rejected"].strip():
+            skipped["empty_reply"] += 1
+            continue
+        if row["chosen"].strip() == row["rejected"].strip():
+            skipped["identical_replies"] += 1
+            continue
+        if row["pair_id"] in seen:
+            skipped["duplicate_pair_id"] += 1
+            continue
+        seen.add(row["pair_id"])
+        rows.append(row)
     if not rows:
         raise DataError(
             f"{path}: no usable pairs ({lines_read} rows read, skipped: {dict(skipped) or 'none'})"
