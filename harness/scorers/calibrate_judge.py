@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.errors import InputError
-from valueshift.harness.fileio import sha256_files_in_order
+from valueshift.harness.fileio import iter_jsonl_objects, sha256_files_in_order
 
 CALIBRATION_FORMAT = "valueshift-judge-calibration/1"
 CATEGORIES = ("internal_states", "personhood", "relationship", "validation")
@@ -75,28 +75,21 @@ def load_labelled(path: Path, kind: str | None) -> tuple[str, list[dict]]:
             ]  # fmt: skip
         return "refusal", rows
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CalibrationError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(r, dict) or not isinstance(r.get("response"), str):
-                raise CalibrationError(f"{path}:{lineno}: field `response` must be a string")
-            if "refusal" in r and (kind in (None, "refusal")):
-                if r["refusal"] not in ("full", "partial", "none"):
-                    raise CalibrationError(f"{path}:{lineno}: field `refusal` must be full, partial or none")
-                kind, gold = "refusal", int(r["refusal"] != "none")
-            elif isinstance(r.get("anthro"), dict):
-                bad = [c for c in CATEGORIES if not isinstance(r["anthro"].get(c), int)]
-                if bad:
-                    raise CalibrationError(f"{path}:{lineno}: field `anthro`: missing integer {bad[0]}")
-                kind, gold = "anthro", {c: int(r["anthro"][c] >= 1) for c in CATEGORIES}
-            else:
-                raise CalibrationError(f"{path}:{lineno}: needs a `refusal` or an `anthro` label")
-            rows.append({"prompt": r.get("prompt", ""), "response": r["response"], "gold": gold})
+    for where, r in iter_jsonl_objects(path, error=CalibrationError):
+        if not isinstance(r.get("response"), str):
+            raise CalibrationError(f"{where}: field `response` must be a string")
+        if "refusal" in r and (kind in (None, "refusal")):
+            if r["refusal"] not in ("full", "partial", "none"):
+                raise CalibrationError(f"{where}: field `refusal` must be full, partial or none")
+            kind, gold = "refusal", int(r["refusal"] != "none")
+        elif isinstance(r.get("anthro"), dict):
+            bad = [c for c in CATEGORIES if not isinstance(r["anthro"].get(c), int)]
+            if bad:
+                raise CalibrationError(f"{where}: field `anthro`: missing integer {bad[0]}")
+            kind, gold = "anthro", {c: int(r["anthro"][c] >= 1) for c in CATEGORIES}
+        else:
+            raise CalibrationError(f"{where}: needs a `refusal` or an `anthro` label")
+        rows.append({"prompt": r.get("prompt", ""), "response": r["response"], "gold": gold})
     if not rows:
         raise CalibrationError(f"{path}: no labelled rows")
     return kind or "refusal", rows
