@@ -7,7 +7,7 @@ config file (the same YAML `trl dpo --config` reads), parsed with `TrlParser`, p
 fields value induction adds (`InductionArguments`). Users who know trl know our recipes, and
 every trl option works without us re-declaring it.
 
-Keys and value types are validated before parsing (`valueshift.harness.config_errors`) so that a
+Keys and value types are validated before parsing (`valueshift.harness.yaml_config`) so that a
 typo, a missing value or a value of the wrong type names the file, line and key instead of silently
 keeping a default or ending in argparse's usage text.
 """
@@ -26,14 +26,14 @@ from typing import Any
 import yaml
 from trl import DPOConfig, ModelConfig, TrlParser
 
-from valueshift.harness.config_errors import (
+from valueshift.harness.errors import InputError
+from valueshift.harness.yaml_config import (
     ConfigError,
     FieldType,
     check_field_types,
     dataclass_field_types,
     load_yaml_mapping,
 )
-from valueshift.harness.errors import InputError
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 DEFAULT_RECIPE = "default"
