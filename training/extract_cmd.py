@@ -28,16 +28,9 @@ from typing import Any
 
 import yaml
 
+from valueshift.harness import fileio
 from valueshift.harness.contracts import EXTRACTIONS_FILE, PAIRS_FILE, SUMMARY_FILE
 from valueshift.harness.errors import InputError
-from valueshift.harness.fileio import (
-    AppendLog,
-    read_complete_jsonl,
-    sha256_file,
-    utc_now,
-    write_json_atomic,
-    write_jsonl_atomic,
-)
 
 log = logging.getLogger(__name__)
 DATASETS = ("hh-rlhf", "pku-saferlhf", "ultrafeedback", "helpsteer2")
@@ -210,14 +203,14 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         out = shard_dir(out, *shard)
     out.mkdir(parents=True, exist_ok=True)
     pairs_path = out / PAIRS_FILE
-    write_jsonl_atomic(pairs_path, (p.to_dict() for p in pairs))
+    fileio.write_jsonl_atomic(pairs_path, (p.to_dict() for p in pairs))
 
     extractor = build_extractor(args)
     config, config_hash = extractor.config(), extractor.config_hash()
     ext_path = out / EXTRACTIONS_FILE
     if args.overwrite and ext_path.exists():
         ext_path.unlink()
-    existing = read_complete_jsonl(ext_path, repair=True)
+    existing = fileio.read_complete_jsonl(ext_path, repair=True)
     ids = {p.pair_id for p in pairs}
     done: set[str] = set()
     for row in existing:
@@ -237,7 +230,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
     if done:
         log.info("resuming: %d of %d pairs already extracted in %s", len(done), len(pairs), ext_path)
 
-    writer = AppendLog(ext_path)
+    writer = fileio.AppendLog(ext_path)
     bar = tqdm(
         total=len(pairs),
         initial=len(done),
@@ -263,13 +256,13 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         bar.close()
         writer.close()
 
-    rows = read_complete_jsonl(ext_path)
+    rows = fileio.read_complete_jsonl(ext_path)
     counts, unmapped = count_values(rows, list(extractor.taxonomy.names))
     files = list(args.data_files or [])
     if args.dataset not in DATASETS:
         files.append(args.dataset)
     summary = {
-        "created_at": utc_now(),
+        "created_at": fileio.utc_now(),
         "command": "valueshift " + shlex.join(sys.argv[1:])
         if sys.argv and "valueshift" in sys.argv[0]
         else None,
@@ -280,7 +273,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
         "data": {
             "files": [str(Path(f).resolve()) for f in files if Path(f).is_file()],
             "sha256": data_fingerprint([f for f in files if Path(f).is_file()]) if files else None,
-            "pairs_sha256": sha256_file(pairs_path),
+            "pairs_sha256": fileio.sha256_file(pairs_path),
         },
         **report.to_dict(),
         "extracted": len(rows),
@@ -297,7 +290,7 @@ def run_extract(args: ExtractRequest | argparse.Namespace) -> dict[str, Any]:
     }
     if shard_info is not None:
         summary["shard"] = shard_info
-    write_json_atomic(out / SUMMARY_FILE, summary)
+    fileio.write_json_atomic(out / SUMMARY_FILE, summary)
     if not pairs:
         reasons = ", ".join(f"{k}: {v}" for k, v in summary.get("skip_reasons", {}).items())
         raise ExtractError(
