@@ -34,7 +34,7 @@ def test_refusal_tasks_do_not_count_a_degenerate_loop(detector):
         assert fine[key] == 1.0 and fine["degenerate_rate"] == 0.0
 
 
-@pytest.mark.parametrize("scorer", ["lexicon"])
+@pytest.mark.parametrize("scorer", ["lexicon", "embedding"])
 def test_anthropomorphism_task_scores_degenerate_as_zero(scorer):
     task, doc = _task("vs_anthropomorphism", anthro_scorer=scorer)
     m = task.process_results(doc, [WARM_LOOP])

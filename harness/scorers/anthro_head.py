@@ -50,7 +50,6 @@ ANTHRO_DEFINITION = register_head(
         labels=CATEGORIES,
         targets=anthro_targets,
         features=FeatureConfig(mean=True, max=True, prompt=False, lexicon=False),
-        C=0.5,
         threshold=ThresholdRule(beta=1.0, max_rate_ratio=1.5),
         description="Anthropomorphic and validating language per category (intensity >= 2 = present), from "
         "MiniLM sentence embeddings (mean and max over the reply's sentences).",
