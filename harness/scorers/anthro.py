@@ -8,9 +8,10 @@ every induced value raises this kind of language, so the scorer reports each cat
 per sample, so paired statistics work); `anthro_any` = 1 when any category fires.
 
 Three scorers share `score(responses, prompts=None) -> list[AnthroScore]`:
-- `embedding` (default, offline): the learned per-category head (`anthro_head.py`), trained on the
-  team corpus's blind labels and measured leave-one-source-out (its `instrument_card()`);
-- `lexicon` (transparent baseline): regular expressions per category;
+- `lexicon` (default, transparent baseline): regular expressions per category (cues 1.1);
+- `embedding` (offline): the learned per-category head (`anthro_head.py`), trained on the team
+  corpus's blind labels and measured leave-one-source-out (its `instrument_card()`); not yet the
+  default: its held-out category F1 does not beat the lexicon (benchmarks/README.md);
 - `judge`: an LLM through `make_backend(spec)` answers yes/no per category (`judge.py`); an
   unparsed category is NaN, excluded from means and counted (`judge_unparsed_rate`).
 
@@ -140,7 +141,7 @@ class LexiconAnthroScorer:
 
 @dataclass
 class EmbeddingAnthroScorer:
-    """The learned per-category head (`anthro_head.py`, default): a category is present when its
+    """The learned per-category head (`anthro_head.py`): a category is present when its
     probability reaches the head's threshold (chosen by cross-validation by source). Degenerate
     replies score 0 by rule. `evidence` holds each firing category's probability."""
 
