@@ -104,12 +104,20 @@ def resolve_model_path(name: str) -> str:
     return str(path) if path.is_dir() else name
 
 
+def _state_is_complete(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
+
+
 def last_complete_checkpoint(out: Path) -> Path | None:
-    """Newest `checkpoint-N` whose trainer state was written (a crash mid-save leaves it out)."""
+    """Newest `checkpoint-N` whose trainer state was written completely (a crash mid-save, even
+    one that leaves an empty or truncated `trainer_state.json`, leaves it out)."""
     best: tuple[int, Path] | None = None
     for p in out.glob("checkpoint-*"):
         suffix = p.name.split("-", 1)[1]
-        if p.is_dir() and suffix.isdigit() and (p / "trainer_state.json").is_file():
+        if p.is_dir() and suffix.isdigit() and _state_is_complete(p / "trainer_state.json"):
             step = int(suffix)
             if best is None or step > best[0]:
                 best = (step, p)
