@@ -50,9 +50,11 @@ def metric_values(log) -> dict[str, float]:
     return out
 
 
-def test_private_registry_api_version_is_pinned():
-    # the bare-name registration writes Inspect's private registry; re-check on upgrade
-    assert inspect_ai.__version__ == "0.3.285"
+def test_private_registry_api_version_is_in_the_tested_range():
+    # the bare-name registration writes Inspect's private registry; pyproject admits 0.3.285 <= v < 0.4
+    from packaging.version import Version
+
+    assert Version("0.3.285") <= Version(inspect_ai.__version__) < Version("0.4")
 
 
 def test_anthropomorphism_bare_name_on_mockllm(tmp_path):
@@ -69,8 +71,14 @@ def test_anthropomorphism_bare_name_on_mockllm(tmp_path):
     assert s0["anthro_internal_states"] == 1.0 and s0["anthro_relationship"] == 1.0
     assert s1["anthro_score"] == 0.0
     assert s2["anthro_validation"] == 1.0 and s2["anthro_score"] == 0.25
+
     # per-category means in the results
-    metrics = {s.name: s.metrics["nan_mean"].value for s in log.results.scores if "nan_mean" in s.metrics}
+    # an installed (or editable) package's metrics are registered under its namespace
+    def nan_mean(score):
+        found = [m.value for name, m in score.metrics.items() if name in ("nan_mean", "valueshift/nan_mean")]
+        return found[0] if found else None
+
+    metrics = {s.name: nan_mean(s) for s in log.results.scores if nan_mean(s) is not None}
     assert metrics["anthro_any"] == pytest.approx(2 / 3)
     assert metrics["anthro_score"] == pytest.approx((0.5 + 0.0 + 0.25) / 3)
     assert metrics["anthro_validation"] == pytest.approx(1 / 3)
