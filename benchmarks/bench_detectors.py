@@ -45,6 +45,31 @@ def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
     return {name: round(len(items) / sorted(ts)[len(ts) // 2], 1) for name, ts in times.items()}
 
 
+def degenerate_agreement(corpus) -> str:
+    """The degenerate rule (harness/scorers/degenerate.py, written before any label existed) against
+    the annotators' `degenerate` label, per source: nothing is trained, so every row is held out."""
+    from valueshift.harness.scorers.degenerate import is_degenerate
+
+    counts: dict[str, list[int]] = {}
+    for it in corpus.labelled():
+        pred, gold = is_degenerate(it.response), bool(it.label.degenerate)
+        c = counts.setdefault(it.source, [0, 0, 0, 0])
+        c[0] += pred and gold
+        c[1] += pred and not gold
+        c[2] += gold and not pred
+        c[3] += 1
+    total = [sum(c[i] for c in counts.values()) for i in range(4)]
+    lines = [
+        "| source | n | labelled degenerate | rule: TP | FP | FN | precision | recall |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for source, (tp, fp, fn, n) in [*sorted(counts.items()), ("**all**", total)]:
+        prec = f"{tp / (tp + fp):.2f}" if tp + fp else "n/a"
+        rec = f"{tp / (tp + fn):.2f}" if tp + fn else "n/a"
+        lines.append(f"| {source} | {n} | {tp + fn} | {tp} | {fp} | {fn} | {prec} | {rec} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,6 +106,8 @@ def main() -> int:
               f"value head {s['embedding']} items/s, embedding-threshold {s['embedding-threshold']} items/s "
               f"(head takes {ratio:.2f}x the time)")  # fmt: skip
         out["speed_items_per_s"] = s
+    print("\n## Degenerate output: the rule vs the annotators\n")
+    print(degenerate_agreement(corpus))
     print("\n## Inter-annotator agreement\n")
     print(format_agreement(corpus.agreement()))
     for defn in registered_heads():
