@@ -4,7 +4,7 @@ Importing the task modules registers them as `valueshift/<name>` (Inspect namesp
 installed packages). `inspect eval anthropomorphism` looks the bare name up instead, which only
 resolves if the registry holds it under the bare key too; Inspect has no public API for that, so
 `register_bare_names` writes the private registry dict. Tested on inspect-ai 0.3.285 (pyproject
-admits `>=0.3.285,<0.4`; covered by tests/test_inspect_tasks.py); if a release moves or reshapes
+admits `>=0.3.285,<0.4`; covered by tests/tasks/test_inspect_tasks.py); if a release moves or reshapes
 that private API, it warns once and registers nothing, and the namespaced names
 (`inspect eval valueshift/anthropomorphism`) keep working. Inspect imports this module through
 its startup hook loading (`ensure_entry_points()`), before it resolves task names.

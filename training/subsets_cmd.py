@@ -21,6 +21,7 @@ from valueshift.harness.contracts import (
     SUMMARY_FILE,
     subset_file,
 )
+from valueshift.harness.errors import did_you_mean
 from valueshift.harness.fileio import (
     read_complete_jsonl,
     sha256_file,
@@ -107,7 +108,8 @@ def cmd_subsets(args: argparse.Namespace) -> int:
         unknown = [v for v in values if v not in taxonomy]
         if unknown:
             print(
-                f"valueshift subsets: error: --values {unknown} not in taxonomy {taxonomy.name!r} ({', '.join(taxonomy.names)})",
+                f"valueshift subsets: error: --values {unknown} not in taxonomy {taxonomy.name!r}"
+                f"{did_you_mean(unknown[0], taxonomy.names)} ({', '.join(taxonomy.names)})",
                 file=sys.stderr,
             )
             return 2

@@ -4,7 +4,7 @@ Why: scoring a sweep's checkpoints used to load the base again for each adapter 
 `peft=` argument). Here transformers loads the base once; each adapter is attached to it once with
 peft (`load_adapter`) and switched on for its own tasks (`set_adapter`), the base itself runs with
 adapters disabled. vLLM starts one engine with `enable_lora` and serves each adapter through its
-own `LoRARequest`. Outputs are the same as loading each adapter alone (tests/test_scoring_adapters.py).
+own `LoRARequest`. Outputs are the same as loading each adapter alone (tests/harness/test_scoring_adapters.py).
 
 The lm-eval model class is a thin subclass of lm-eval's `HFLM` that reports each finished
 generation to the progress bar (a streamer watching for rows that emitted an end token), so the

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.contracts import PROVENANCE_FILE, Arm
+from valueshift.harness.errors import did_you_mean
 from valueshift.harness.fileio import sha256_text, utc_now, write_json_atomic, write_jsonl_atomic
 from valueshift.harness.threads import apply_threads, choose_threads
 from valueshift.training.induce import loading, prepare
@@ -232,7 +233,10 @@ def induce(req: InductionRequest) -> InductionResult:
     recipe = _load_recipe_for(req)
     taxonomy = load_taxonomy(recipe.induction.taxonomy)
     if req.value not in taxonomy.names:
-        raise InductionError(f"unknown value {req.value!r}; the taxonomy has: {', '.join(taxonomy.names)}")
+        raise InductionError(
+            f"unknown value {req.value!r}{did_you_mean(req.value, taxonomy.names)} "
+            f"(the taxonomy has: {', '.join(taxonomy.names)})"
+        )
     system_prompt = taxonomy[req.value].system_prompt
     eval_sp = True if req.arm == Arm.SYSTEM_PROMPT_ONLY else recipe.induction.eval_system_prompt
     model_path = resolve_model_path(recipe.model.model_name_or_path)

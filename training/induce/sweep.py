@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from valueshift.harness.contracts import RUNS_INDEX, Arm, subset_file
-from valueshift.harness.errors import InputError
+from valueshift.harness.errors import InputError, did_you_mean
 from valueshift.harness.fileio import sha256_text, utc_now
 from valueshift.harness.yaml_config import load_yaml_mapping
 from valueshift.training.induce.arms import ARMS
@@ -180,7 +180,10 @@ def load_spec(path: str | Path) -> SweepSpec:
     taxonomy = load_taxonomy(overrides.get("taxonomy"))
     for v in data["values"]:
         if v not in taxonomy.names:
-            raise err("values", f"unknown value {v!r} (taxonomy: {', '.join(taxonomy.names)})")
+            raise err(
+                "values",
+                f"unknown value {v!r}{did_you_mean(v, taxonomy.names)} (taxonomy: {', '.join(taxonomy.names)})",
+            )
     trains = any(a != Arm.SYSTEM_PROMPT_ONLY for a in arms)
     if trains and not data.get("subsets_dir"):
         raise SweepError(f"{path}: subsets_dir is required for the value and random_control arms")

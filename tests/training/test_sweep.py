@@ -135,7 +135,7 @@ set:
 def test_spec_without_models_runs_each_cell_with_the_recipes_model(files, tiny_model_path, capsys):
     """No `models:` means the recipe's own model, not a model called "None" (issue: every cell
     used to fail trying to download "None" from the hub)."""
-    default_recipe = Path(__file__).resolve().parents[1] / "training" / "recipes" / "default.yaml"
+    default_recipe = Path(__file__).resolve().parents[2] / "training" / "recipes" / "default.yaml"
     recipe = files["root"] / "tiny-recipe.yaml"
     recipe.write_text(
         default_recipe.read_text().replace(

@@ -473,7 +473,7 @@ def test_board_from_real_scoring_runs(tiny_model_path: Path, tmp_path: Path):
         str(tiny_model_path),
         str(Path.home()),
         str(cache_dir()),
-        str(Path(__file__).resolve().parents[1]),
+        str(Path(__file__).resolve().parents[2]),
     ]
     for p in out.rglob("*"):
         if p.is_file():

@@ -10,7 +10,7 @@ from pathlib import Path
 from valueshift.harness.cli import run_command
 from valueshift.training.launch.plan import lora_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GRID = ROOT / "training" / "recipes" / "paper" / "grid.yaml"
 
 

@@ -12,7 +12,7 @@ from valueshift.harness.paths import cache_dir
 
 from .test_leaderboard import board_records, write_store
 
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def local_roots() -> list[str]:
