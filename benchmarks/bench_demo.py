@@ -45,6 +45,33 @@ def machine() -> str:
     return f"{describe_machine()}; load average {os.getloadavg()[0]:.1f} at the end"
 
 
+def collapse_table(results: Path) -> tuple[list[dict], bool]:
+    """Per trained run: degenerate_rate against its base (issue 12 acceptance: within 5 points),
+    from the harness's own collapse check (`harness/matrix/collapse.py`), so the figure is the one
+    the matrix and report use."""
+    from valueshift.harness.matrix import MatrixConfig
+    from valueshift.harness.matrix.cells import compute_statistics
+    from valueshift.harness.results import read_results
+
+    stats = compute_statistics(read_results(results), MatrixConfig())
+    rows = []
+    for mid, h in sorted(stats.health.items()):
+        if h.base_id is None or h.degenerate_rate is None:
+            continue
+        rows.append(
+            {
+                "model": mid,
+                "degenerate_rate": h.degenerate_rate,
+                "base_degenerate_rate": h.base_degenerate_rate,
+                "excess_pp": None if h.excess is None else 100 * h.excess,
+                "n": h.n,
+                "collapsed": h.collapsed,
+            }
+        )
+    ok = bool(rows) and all(r["excess_pp"] is not None and r["excess_pp"] <= 5.0 for r in rows)
+    return rows, ok
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "bench-demo"))
@@ -102,8 +129,20 @@ def main() -> None:
         f"\ntarget: under 900 s on 2 cores: {'met' if total < 900 and all(r['rc'] == 0 for r in rows) else 'NOT met'} "
         "(each stage pays its own process start-up here; `valueshift demo` runs them in one process)"
     )
+    health: list[dict] = []
+    if (out / "results.jsonl").is_file():
+        health, ok = collapse_table(out / "results.jsonl")
+        print("\ntrained runs vs base: degenerate rate (issue 12: within 5 points of the base)")
+        for h in health:
+            excess = "n/a" if h["excess_pp"] is None else f"{h['excess_pp']:+.1f} pp"
+            print(
+                f"  {h['model']:<48} {100 * h['degenerate_rate']:5.1f} % vs base "
+                f"{100 * (h['base_degenerate_rate'] or 0):5.1f} % ({excess}, n={h['n']})"
+                + ("  COLLAPSED" if h["collapsed"] else "")
+            )
+        print(f"within 5 points for every trained run: {'yes' if ok else 'NO'}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "total_s": total}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": rows, "total_s": total, "health": health}, indent=2))
 
 
 if __name__ == "__main__":
