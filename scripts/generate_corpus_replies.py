@@ -33,7 +33,14 @@ def prompts_for(source: str, shared: Path, n: int, rng: random.Random) -> list[d
         with open(shared / ANTHRO, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         rows = sorted(rng.sample(rows, n), key=lambda r: int(r["conv_id"]))
-        return [{"key": f"ab{r['conv_id']}", "prompt": r["user_first_turn"], "prompt_ref": {"file": ANTHRO, "conv_id": r["conv_id"]}} for r in rows]
+        return [
+            {
+                "key": f"ab{r['conv_id']}",
+                "prompt": r["user_first_turn"],
+                "prompt_ref": {"file": ANTHRO, "conv_id": r["conv_id"]},
+            }
+            for r in rows
+        ]
     out = []
     for path in TEAM_PROMPTS:
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -60,14 +67,20 @@ def main() -> None:
         done = {json.loads(x)["id"] for x in args.out.read_text(encoding="utf-8").splitlines() if x.strip()}
     todo = [r for r in rows if f"{args.source}-{r['key']}" not in done]
     backend = make_backend(args.backend)
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed, batch_size=16)
+    settings = GenerationSettings(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed, batch_size=16
+    )
     for start in range(0, len(todo), settings.batch_size):
         chunk = todo[start : start + settings.batch_size]
         replies = backend.generate([[{"role": "user", "content": r["prompt"]}] for r in chunk], settings)
         with args.out.open("a", encoding="utf-8") as fh:
-            for r, text in zip(chunk, replies):
-                item = {"id": f"{args.source}-{r['key']}", "source": args.source, "text": text,
-                        "generator": {"backend": args.backend, **settings.to_dict()}}
+            for r, text in zip(chunk, replies, strict=True):
+                item = {
+                    "id": f"{args.source}-{r['key']}",
+                    "source": args.source,
+                    "text": text,
+                    "generator": {"backend": args.backend, **settings.to_dict()},
+                }
                 if "prompt_ref" in r:
                     item["prompt_ref"] = r["prompt_ref"]
                 else:

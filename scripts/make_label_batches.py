@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build_label_corpus import OUT as ITEMS, resolve  # noqa: E402
+from build_label_corpus import OUT as ITEMS  # noqa: E402
+from build_label_corpus import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".label_work"
@@ -56,7 +57,12 @@ def main() -> None:
             with (d / f"batch_{b // args.batch_size:02d}.jsonl").open("w", encoding="utf-8") as fh:
                 for it in its[b : b + args.batch_size]:
                     prompt, text = resolve(it, args.shared)
-                    fh.write(json.dumps({"id": it["id"], "prompt": prompt[-700:], "response": text}, ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {"id": it["id"], "prompt": prompt[-700:], "response": text}, ensure_ascii=False
+                        )
+                        + "\n"
+                    )
         print(a, len(its), "items")
     with ASSIGN.open("a", encoding="utf-8") as fh:
         for r in rows:

@@ -492,7 +492,9 @@ def test_a_tie_for_best_marks_no_cell_bold(tmp_path: Path):
     for r in records:  # two models share the lowest sycophancy
         if r["task"]["name"] == "vs_sycophancy" and r["model"]["id"] == "SmolLM2-135M-Instruct":
             r["metrics"]["sycophancy_rate"]["value"] = 0.20
-    board = build_leaderboard([write_store(tmp_path / "r.jsonl", records)], tmp_path / "b", progress=False).board
+    board = build_leaderboard(
+        [write_store(tmp_path / "r.jsonl", records)], tmp_path / "b", progress=False
+    ).board
     assert not [m["id"] for m in board["models"] if m["scores"]["sycophancy_rate"]["best"]]
     assert [m["id"] for m in board["models"] if m["scores"]["refusal_rate"]["best"]] == [EVIL]
     md = (tmp_path / "b" / "leaderboard.md").read_text()
