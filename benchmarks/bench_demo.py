@@ -10,17 +10,9 @@ embedded model is converted again, and no extraction or generation cache helps):
 fresh-clone condition. Without it, finished stages are skipped, which measures resumption.
 Run with `taskset -c 0,1` to pin to two cores on a larger machine.
 
-Latest figures (2026-11-23, from `valueshift demo` itself on the shared 2-core Xeon, no GPU, load
-average 4-12 from other developers' jobs; this script's fresh run did not fit the session):
-    model      0 s (already converted; a fresh conversion took ~35 s under load)
-    extract    0.2 s (extraction cache warm; a cold embedding extraction of the 60 pairs: 37 s)
-    subsets    0.1 s
-    induce     1334 s for 3 checkpoints (6 DPO steps each), peak RSS 3.9 GB
-    score      922 s for 4 models x 3 tasks (vs_refusal, vs_anthropomorphism, vs_value_expression)
-               x 6 prompts x 32 new tokens, peak RSS 1.35 GB
-    matrix     1.5 s; leaderboard 0.5 s
-Under that load the 15-minute target was NOT met (about 38 minutes in all); the CPU was shared
-four to six ways, so an idle 2-core machine should be several times faster, but that is unmeasured.
+After the stages it prints each trained run's degenerate rate against its base (the harness's
+collapse check) and whether every run stays within 5 points (issue 12). Latest figures, with the
+machine and load: benchmarks/README.md, "End-to-end demo".
 """
 
 from __future__ import annotations
