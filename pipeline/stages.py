@@ -115,18 +115,10 @@ def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
 
 
 def s_score(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
-    import dataclasses
-
     from valueshift.harness.scoring import ScoreConfig, resolve_model, score_models
 
-    # every run gets a distinct model id: `resolve_model` names a checkpoint after its folder, and
-    # the seed folders of different arms are all called seed-<k>
-    checkpoints = out / "checkpoints"
-    models = [upstream["model"]["model"]]
-    for run in map(Path, upstream["induce"]["runs"]):
-        spec = resolve_model(str(run))
-        suffix = "-".join(run.relative_to(checkpoints).parts) if run.is_relative_to(checkpoints) else run.name
-        models.append(dataclasses.replace(spec, display_id=f"{spec.display_id.rsplit('+', 1)[0]}+{suffix}"))
+    # distinct ids per run: `resolve_model` names a checkpoint by its seed group and training seed
+    models = [upstream["model"]["model"]] + [resolve_model(run) for run in upstream["induce"]["runs"]]
     store = out / RESULTS_FILE
     score_cfg = ScoreConfig(
         lm_eval_tasks=list(cfg.tasks), limit=cfg.score_limit, max_new_tokens=cfg.max_new_tokens

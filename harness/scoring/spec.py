@@ -118,6 +118,16 @@ def _read_provenance(folder: Path) -> dict | None:
     return data
 
 
+def _run_name(folder: Path, prov: dict) -> str:
+    """A checkpoint's name in model ids: its seed group plus seed (`empathy-seed-0`) when the
+    provenance has them, so seed folders of different arms (`seed-0` twice) stay distinct; the
+    folder name otherwise."""
+    group, seed = prov.get("seed_group"), prov.get("training_seed")
+    if isinstance(group, str) and group:
+        return f"{group}-seed-{seed}" if isinstance(seed, int) else group
+    return folder.name
+
+
 def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
     base = prov["base_model"]
     if base == "default":
@@ -143,7 +153,7 @@ def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
         arm=arm,
         induced_value=value if arm in PROMPTED_ARMS else None,
         system_prompt=system_prompt,
-        display_id=f"{_model_name(base)}+{folder.name}",
+        display_id=f"{_model_name(base)}+{_run_name(folder, prov)}",
         training=prov,
         identity=identity,
     )
