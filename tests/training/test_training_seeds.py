@@ -15,18 +15,6 @@ from valueshift.training.induce.sweep import SweepError, expand, load_spec, read
 TINY = {"max_length": 48, "per_device_train_batch_size": 2, "save_steps": 100, "report_to": "none"}
 
 
-@pytest.fixture()
-def files(hh_normalised_pairs, tmp_path) -> dict[str, Path]:
-    subsets = tmp_path / "subsets"
-    subsets.mkdir()
-    with open(subsets / "empathy.jsonl", "w") as fh:
-        for r in hh_normalised_pairs[:4]:
-            fh.write(json.dumps(dict(r, value="empathy", flipped=False)) + "\n")
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps(r) + "\n" for r in hh_normalised_pairs[:20]))
-    return {"subsets": subsets, "pairs": pairs, "root": tmp_path}
-
-
 def _adapter(path: Path) -> dict:
     from safetensors.torch import load_file
 
