@@ -8,9 +8,11 @@ only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +201,10 @@ class LmEvalRunner:
         import lm_eval
 
         mnt = planned.generation.get("max_new_tokens")
+        with _quiet_git_probe():
+            return self._simple_evaluate(lm_eval, lm, planned, mnt)
+
+    def _simple_evaluate(self, lm_eval, lm, planned: PlannedTask, mnt: int | None) -> dict:
         return lm_eval.simple_evaluate(
             model=lm,
             tasks=[planned.name],
@@ -216,3 +222,29 @@ class LmEvalRunner:
             torch_random_seed=self.seeds.get("torch", 1234),
             fewshot_random_seed=self.seeds.get("fewshot", 1234),
         )
+
+
+def _git_describe_quietly() -> str | None:
+    """lm-eval's `get_git_commit_hash` without git's stderr: outside a checkout git prints
+    "fatal: not a git repository" once per task into the user's terminal. The hash names the
+    working directory's repository, not the model or the tasks, so our provenance does not use it."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@contextlib.contextmanager
+def _quiet_git_probe():
+    """Swap lm-eval's git probe for the quiet one while one `simple_evaluate` runs."""
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.get_git_commit_hash
+    evaluator.get_git_commit_hash = _git_describe_quietly
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash = original

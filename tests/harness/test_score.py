@@ -292,6 +292,17 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
         assert {k: m.value for k, m in r.metrics.items()} == {k: m.value for k, m in ref.metrics.items()}
 
 
+def test_score_outside_a_git_checkout_prints_no_git_errors(env, tiny_model_path, tmp_path):
+    """lm-eval probes `git describe` in the working directory for every task; outside a checkout
+    git printed "fatal: not a git repository" once per task into our output (issue 14, log noise)."""
+    argv = [sys.executable, "-m", "valueshift.harness.cli", "score", str(tiny_model_path)]
+    argv += ["--results", str(tmp_path / "r.jsonl"), "--tasks", "toy_suite", "--include-path", env["tasks"]]
+    argv += ["--limit", "2", "--n-resamples", "50"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=os.environ.copy(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "not a git repository" not in done.stderr + done.stdout
+
+
 def test_openai_compatible_endpoint(env, tmp_path, monkeypatch, fake_openai_server):
     """lm-eval `local-chat-completions` against a local server; Inspect's `openai-api` provider
     too when the `openai` client is installed (else a clear failure naming it)."""
