@@ -15,6 +15,7 @@ prompt and the same DPO settings):
                       disabled; precompute and length grouping as the recipe says)
 - `ours-precompute` : same, reference log-probs precomputed once before training
 - `ours-random`     : same, random (not length-grouped) batches
+- `ours-noguard`    : same, collapse guard off (separates the guard's greedy probes from DPO time)
 - `plain-trl`       : DPOTrainer(model, ref_model=<second full copy>, peft_config=...), trl's own
                       defaults (random batches, no precompute)
 
@@ -105,6 +106,7 @@ VARIANT_OVERRIDES = {
     "ours": {},
     "ours-precompute": {"precompute_ref_log_probs": True},
     "ours-random": {"train_sampling_strategy": "random"},
+    "ours-noguard": {"collapse_check_steps": 0},
 }
 
 
