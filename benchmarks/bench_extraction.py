@@ -7,6 +7,15 @@ HH-RLHF harmless test pairs, and the cost of a cached re-run as a fraction of th
 Each extractor gets a fresh cache in a temporary folder; "first" is extraction through that cache
 (the real `valueshift extract` path), "cached" the same call again. Model loading is timed apart
 (setup). The machine is printed with the table: on a shared CPU the numbers move with the load.
+
+    .venv/bin/python benchmarks/bench_extraction.py --vs-raw [--pairs 200] [--rounds 3]
+
+`--vs-raw` (issue 16, goal: extraction >= 0.7x the raw encoding throughput) times the default
+`embedding` extractor against bare sentence-transformers `encode` of the very sentences it embeds
+(each reply split by the extractor's own splitter, plus the prompt's last user turn; duplicates
+encoded once, as the extractor's memo does), interleaved A B A B in one process, each round with a
+fresh cache and a cold sentence memo, model loading excluded from both. It prints the median of the
+paired throughput ratios (raw time / extraction time) with their range and the load per round.
 """
 
 from __future__ import annotations
@@ -67,6 +76,70 @@ def bench(name: str, pairs, options: dict, batch_pairs: int) -> dict:
     }
 
 
+def items_of(pairs):
+    from valueshift.harness.extractors import ExtractionItem
+
+    items = []
+    for p in pairs:
+        prompt = p.prompt_text()
+        items += [ExtractionItem(prompt, p.chosen), ExtractionItem(prompt, p.rejected)]
+    return items
+
+
+def vs_raw(pairs, rounds: int, batch_pairs: int = 64) -> dict:
+    """Paired rounds: the `embedding` extractor vs raw encoding of the same sentences."""
+    import statistics
+
+    from valueshift.harness.detectors import features
+    from valueshift.harness.extractors import make_extractor
+    from valueshift.harness.models.embeddings import load_sentence_model
+    from valueshift.harness.text import split_sentences
+
+    items = items_of(pairs)
+    cfg = features.FeatureConfig(mean=True, max=True, prompt=True, lexicon=True)
+    sentences: list[str] = []
+    for it in items:
+        sentences += split_sentences(it.response, cfg.max_sentences) or [it.response.strip() or "."]
+        sentences.append(features.last_user_turn(it.prompt) or ".")
+    unique = list(dict.fromkeys(sentences))
+    model = load_sentence_model()
+    model.encode(unique[:8], batch_size=64)  # warm-up: first-call costs belong to neither side
+    out = []
+    for k in range(rounds):
+        order = ("extract", "raw") if k % 2 == 0 else ("raw", "extract")
+        times = {}
+        for side in order:
+            features._MEMO.clear()
+            if side == "raw":
+                t0 = time.perf_counter()
+                model.encode(unique, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+                times["raw"] = time.perf_counter() - t0
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    ex = make_extractor("embedding", cache=Path(tmp) / "cache.sqlite")
+                    ex.extract(items[:2])  # loads the head and encoder: setup, not throughput
+                    features._MEMO.clear()
+                    t0 = time.perf_counter()
+                    for start in range(0, len(items), 2 * batch_pairs):
+                        ex.extract(items[start : start + 2 * batch_pairs])
+                    times["extract"] = time.perf_counter() - t0
+        load = os.getloadavg()[0]
+        out.append({"round": k, **{f"{s}_s": round(v, 2) for s, v in times.items()}, "load": round(load, 1)})
+        print(
+            f"round {k}: extract {times['extract']:.2f} s, raw {times['raw']:.2f} s, load {load:.1f}",
+            flush=True,
+        )
+    ratios = [r["raw_s"] / r["extract_s"] for r in out]
+    return {
+        "pairs": len(pairs),
+        "replies": len(items),
+        "sentences_unique": len(unique),
+        "rounds": out,
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,11 +152,24 @@ def main() -> None:
     parser.add_argument("--llm-backend", default="default")
     parser.add_argument("--llm-max-new-tokens", type=int, default=128)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--vs-raw", action="store_true", help="extraction vs raw encoding, paired rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="--vs-raw: paired rounds")
     args = parser.parse_args()
 
     from valueshift.training.data import load_pairs
 
     pairs = list(load_pairs("hh-rlhf", data_files=[args.data], limit=max(args.pairs, args.llm_pairs)))
+    if args.vs_raw:
+        res = vs_raw(pairs[: args.pairs], args.rounds)
+        lo, hi = res["ratio_range"]
+        print(f"Machine: {machine()}")
+        print(
+            f"{res['pairs']} pairs, {res['replies']} replies, {res['sentences_unique']} unique sentences: "
+            f"extraction throughput / raw encoding = {res['ratio_median']:.2f} (range {lo:.2f}-{hi:.2f}; goal >= 0.7)"
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": machine(), "vs_raw": res}, indent=2))
+        return
     rows = [
         bench("lexicon", pairs[: args.pairs], {}, 64),
         bench("embedding", pairs[: args.pairs], {}, 64),
