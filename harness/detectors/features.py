@@ -145,7 +145,11 @@ class Featurizer:
             split_sentences(it.response, c.max_sentences) or [it.response.strip() or "."] for it in items
         ]
         flat = [s for ss in sents for s in ss]
-        emb = self.encode(flat)
+        prompts = [last_user_turn(it.prompt) or "." for it in items] if c.prompt else []
+        # One encode call for the replies' sentences and the prompts together: sentence-transformers
+        # sorts a call's texts by length before batching, so one pool pads less than two (issue 16).
+        both = self.encode(flat + prompts)
+        emb, prompt_emb = both[: len(flat)], both[len(flat) :]
         blocks: list[np.ndarray] = []
         offsets = np.cumsum([0] + [len(ss) for ss in sents])
         if c.mean:
@@ -161,7 +165,7 @@ class Featurizer:
                 else np.zeros((0, EMBED_DIM))
             )
         if c.prompt:
-            blocks.append(self.encode([last_user_turn(it.prompt) or "." for it in items]))
+            blocks.append(prompt_emb)
         if c.lexicon:
             blocks.append(self._lexicon_block(items))
         return (
