@@ -113,7 +113,7 @@ def test_head_api_train_save_load_predict(tmp_path: Path):
     assert set(report["per_source"]) == {"src0", "src1", "src2"}  # every source held out once
     assert head.card["training_items"] == 24 and "humor" in head.card["untrained_labels"]
     path = head.save(tmp_path / "heads")
-    assert path.name == "tiny-v1.npz" and path.stat().st_size < 200_000
+    assert path.name == f"tiny-v{defn.version}.npz" and path.stat().st_size < 200_000
     again = load_head("tiny", directory=tmp_path / "heads")
     items = [
         ExtractionItem("User: help", "I'm so sorry, that sounds really painful."),
@@ -182,3 +182,15 @@ def test_smoke_mode_is_marked_and_subset_files_are_refused(tmp_path: Path, capsy
         == 2
     )
     assert "not precision" in capsys.readouterr().err
+
+
+def test_shipped_value_head_matches_definition():
+    """The latest shipped value head is the registered version, with the registered features."""
+    from valueshift.harness.detectors.heads import load_head
+    from valueshift.harness.detectors.values import VALUE_DEFINITION, VALUE_HEAD
+
+    head = load_head(VALUE_HEAD)
+    assert head.version == VALUE_DEFINITION.version
+    assert head.features == VALUE_DEFINITION.features
+    assert head.labels == tuple(VALUE_DEFINITION.labels)
+    assert head.coef.shape[1] == head.featurizer().dim
