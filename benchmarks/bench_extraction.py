@@ -96,11 +96,14 @@ def vs_raw(pairs, rounds: int, batch_pairs: int = 64) -> dict:
     from valueshift.harness.text import split_sentences
 
     items = items_of(pairs)
-    cfg = features.FeatureConfig(mean=True, max=True, prompt=True, lexicon=True)
+    from valueshift.harness.detectors.values import VALUE_FEATURES
+
+    cfg = VALUE_FEATURES  # what the shipped value head embeds
     sentences: list[str] = []
     for it in items:
         sentences += split_sentences(it.response, cfg.max_sentences) or [it.response.strip() or "."]
-        sentences.append(features.last_user_turn(it.prompt) or ".")
+        if cfg.prompt:
+            sentences.append(features.last_user_turn(it.prompt) or ".")
     unique = list(dict.fromkeys(sentences))
     model = load_sentence_model()
     model.encode(unique[:8], batch_size=64)  # warm-up: first-call costs belong to neither side
