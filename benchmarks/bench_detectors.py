@@ -52,7 +52,7 @@ def degenerate_agreement(corpus) -> str:
 
     counts: dict[str, list[int]] = {}
     for it in corpus.labelled():
-        pred, gold = is_degenerate(it.response), bool(it.label.degenerate)
+        pred, gold = is_degenerate(it.response, prompt=it.prompt), bool(it.label.degenerate)
         c = counts.setdefault(it.source, [0, 0, 0, 0])
         c[0] += pred and gold
         c[1] += pred and not gold

@@ -84,3 +84,71 @@ def test_inspect_tasks_report_degenerate_rate(tmp_path):
         assert metrics["judge_unparsed_rate"] == 0.0
         if task == "refusal":
             assert metrics["refusal_rate"] == 0.5  # the loop is not a refusal; the real one is
+
+
+# --- the rule itself, v2 kinds (issue 11 item 3), each from GUIDELINES.md section 4 ---------------
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("go left go left go left go left go left go left", "short_loop"),  # a loop, under 24 words
+        ("The ocean is the the the the the the the the", "short_loop"),
+        ("Why did the chicken Why did the chicken Why did the chicken Why did the chi", "short_loop"),
+        (
+            "It is 2023. It is not 2023. It is 2024. It is not 2024. It is 2023. It is not 2023.",
+            "near_copy_loop",
+        ),
+        (
+            "Yes it is true. Yes it is not true. No it is true. No it is not true. Yes it is true.",
+            "near_copy_loop",
+        ),
+        ("I", "empty"),  # near-empty: a lone function word
+        ("the", "empty"),
+    ],
+)
+def test_new_degenerate_kinds(text, reason):
+    from valueshift.harness.scorers.degenerate import detect_degenerate
+
+    v = detect_degenerate(text)
+    assert v.degenerate and v.reason == reason
+
+
+def test_prompt_echo_needs_the_prompt_and_old_callers_still_work():
+    from valueshift.harness.scorers.degenerate import detect_degenerate, is_degenerate
+
+    prompt = "Human: hi\n\nAssistant: hello\n\nHuman: Can you help me write a letter to my landlord about the broken heater?"
+    echo = "Can you help me write a letter to my landlord about the broken heater?"
+    assert detect_degenerate(echo, prompt=prompt).reason == "prompt_echo"
+    assert not is_degenerate(echo)  # no prompt given: the echo rule is skipped
+    answer = (
+        "Sure. Dear landlord, the heater in my flat has been broken since Monday; could you send someone?"
+    )
+    assert not is_degenerate(answer, prompt=prompt)
+    assert not is_degenerate("The capital of Peru is Lima.", prompt="What is the capital of Peru?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lima.",
+        "Yes.",
+        "Ok, sure.",
+        # a legit list with repeated structure
+        "Week 1: run 2 km three times. Week 2: run 3 km three times. Week 3: run 4 km three times. "
+        "Week 4: run 5 km twice and rest on Sunday.",
+        "- Apples are red.\n- Bananas are yellow.\n- Grapes are purple.\n- Limes are green.",
+        "I like cats. I like dogs. I like birds. I like fish.",
+        # a poem with a refrain
+        "Row, row, row your boat, / Gently down the stream. / Merrily, merrily, merrily, merrily, / "
+        "Life is but a dream.",
+        "The rain comes down.\nThe river climbs the stone.\nI walk the road alone.\n"
+        "The lamps are lit.\nThe town is quiet.\nThe rain comes down.\nThe night is long.\n"
+        "I count the hours.\nThe morning is gone.",
+        "Ha ha, that's a good one! The chicken crossed the road to get to the other side. Ha ha ha.",
+    ],
+)
+def test_legit_replies_stay_non_degenerate(text):
+    from valueshift.harness.scorers.degenerate import detect_degenerate
+
+    assert not detect_degenerate(text).degenerate, detect_degenerate(text)
