@@ -8,7 +8,7 @@ Two kinds of number, each with its own statistics and never mixed:
 - an effect (heatmap cell, effects table) is a contrast cell of the harness
   (`leaderboards/effects.py`): estimate, interval, p and q all from the same paired bootstrap.
 Models are named by id, public base-model name, revision and model key, never by a local path
-(`leaderboards/public.py`).
+(`harness/public_paths.py`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections import defaultdict
 
 from valueshift.harness import __version__
 from valueshift.harness.contracts import ARM_RANK, TRAINED_ARMS
+from valueshift.harness.public_paths import public_model_name
 from valueshift.leaderboards.effects import compute_effects
 from valueshift.leaderboards.ingest import Ingested, Located
 from valueshift.leaderboards.maps import build_heatmaps
-from valueshift.leaderboards.public import public_model_name
 from valueshift.leaderboards.schema import LeaderboardSchema, MetricSpec
 
 FORMAT = "valueshift-leaderboard"

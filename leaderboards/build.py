@@ -24,12 +24,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from valueshift.harness.public_paths import LocalRoots, find_leaks, public_model_name, scrub
 from valueshift.leaderboards.board import FORMAT, assemble, provenance_path
 from valueshift.leaderboards.heatmaps import render_heatmap
 from valueshift.leaderboards.html import render_html
 from valueshift.leaderboards.ingest import Ingested, LeaderboardError, ingest
 from valueshift.leaderboards.markdown import render_card, render_tables
-from valueshift.leaderboards.public import LocalRoots, find_leaks, public_model_name, scrub
 from valueshift.leaderboards.schema import LeaderboardSchema, load_schema
 
 

@@ -14,8 +14,8 @@ import re
 from collections import defaultdict
 
 from valueshift.harness.contracts import TRAINED_ARMS, expr_metric_name
+from valueshift.harness.public_paths import public_model_name
 from valueshift.leaderboards.effects import VIEW_TITLES
-from valueshift.leaderboards.public import public_model_name
 from valueshift.leaderboards.schema import LeaderboardSchema
 
 

@@ -6,7 +6,7 @@ what is published and by whom is always explicit. A dry run lists what would be 
 
 A board whose files name a local path (the home, cache or checkout folder: a hand-edited file,
 or a board built by an older version) is refused, in a dry run too, naming file and line
-(`leaderboards/public.py`); rebuild it with `valueshift leaderboard build`.
+(`harness/public_paths.py`); rebuild it with `valueshift leaderboard build`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from valueshift.harness.public_paths import find_leaks
 from valueshift.leaderboards.build import is_board
-from valueshift.leaderboards.public import find_leaks
 
 # Generated folders whose stale files a re-publish removes (a model dropped from the board).
 GENERATED_DIRS = ("heatmaps", "provenance", "data")

@@ -48,9 +48,7 @@ def write_outputs(
     matrix.wide("estimate").to_csv(paths["matrix_wide_csv"], float_format="%.6g")
     found = findings(matrix)
     paths["matrix_json"] = out / "matrix.json"
-    paths["matrix_json"].write_text(
-        json.dumps({**matrix.to_dict(), "findings": findings_dict(found)}, indent=2, default=str)
-    )
+    paths["matrix_json"].write_text(json.dumps(public_matrix_dict(matrix, found), indent=2, default=str))
     png, svg = heatmap(matrix, out / "heatmap")
     paths.update(heatmap_png=png, heatmap_svg=svg)
     if matrix.contrast != "vs-base":
@@ -205,3 +203,16 @@ def register_report(subparsers) -> None:
     _common(p)
     p.add_argument("--out", default=None, help="write here instead of stdout")
     p.set_defaults(func=cmd_report)
+
+
+def public_matrix_dict(matrix, found) -> dict:
+    """matrix.json as it may leave the machine: rows name their base model by its public name
+    and every other local path (run folders, recipe and subset files in the rows' training
+    provenance) is scrubbed the way the leaderboard scrubs (issue 14: no local path in a file
+    meant to be published). Nothing reads matrix.json back; the matrix groups by the records."""
+    from valueshift.harness.public_paths import LocalRoots, public_model_name, scrub
+
+    doc = {**matrix.to_dict(), "findings": findings_dict(found)}
+    for row in doc["rows"]:
+        row["base_model"] = public_model_name(row["base_model"]) or row["base_model"]
+    return scrub(json.loads(json.dumps(doc, default=str)), LocalRoots.current())

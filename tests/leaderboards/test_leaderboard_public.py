@@ -77,6 +77,18 @@ def test_build_writes_no_local_path_anywhere(tmp_path: Path):
     assert "<checkout>/runs/x" in prov["provenance"]["command"]
 
 
+def test_matrix_exports_name_no_local_path(tmp_path: Path):
+    """`valueshift matrix` writes files people attach to papers: matrix.json carried the converted
+    default model's cache path as rows[].base_model and run folders in rows[].training."""
+    store = write_store(tmp_path / "run" / "results.jsonl", leaky_records())
+    out = tmp_path / "matrix"
+    assert run_command(["matrix", "--results", str(store), "--out", str(out)]) == 0
+    assert (out / "matrix.json").is_file()
+    assert scan(out, [*local_roots(), str(tmp_path)]) == []
+    rows = json.loads((out / "matrix.json").read_text())["rows"]
+    assert rows and {r["base_model"] for r in rows} == {"SmolLM2-135M-Instruct"}
+
+
 def test_publish_refuses_a_board_that_names_a_local_path(tmp_path: Path, capsys):
     store = write_store(tmp_path / "results.jsonl", board_records())
     out = tmp_path / "board"
