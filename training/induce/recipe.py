@@ -40,8 +40,9 @@ DEFAULT_RECIPE = "default"
 MODEL_STAGES = ("base", "sft", "instruct")
 DEFAULT_MODEL_ALIAS = "default"  # the embedded SmolLM2-135M-Instruct
 # Keys that say how this machine runs the recipe, not what is trained: left out of the run's
-# fingerprint, so a run resumed with another thread count is still the same run.
-RUN_LOCAL_KEYS = ("threads",)
+# fingerprint, so a run resumed with another thread count is still the same run. The shared-prompt
+# forward computes the same thing as trl's (to float rounding, like a thread count does).
+RUN_LOCAL_KEYS = ("threads", "shared_prompt_forward")
 
 
 class RecipeError(InputError):
@@ -110,6 +111,14 @@ class InductionArguments:
         metadata={
             "help": "CPU threads for training (null or 0: OMP_NUM_THREADS if set, else the free cores = cores minus "
             "the current load, at least 1; see valueshift.harness.threads). Recorded in provenance."
+        },
+    )
+    shared_prompt_forward: bool = field(
+        default=True,
+        metadata={
+            "help": "Run each pair's prompt through the policy and the reference once, not once per reply "
+            "(training/induce/shared_prefix.py; the same log-probs, loss and gradients as trl's concatenated "
+            "forward to float rounding; trl's forward runs where that is not known to hold)."
         },
     )
     collapse_check_steps: int = field(

@@ -328,6 +328,7 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[guard] if guard else None,
+        shared_prompt_forward=ind.shared_prompt_forward,
     )
     n_train = len(trainer.train_dataset)
     if n_train < len(records):
@@ -354,6 +355,7 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
     prov["metrics"] = prepare.metrics_summary(history, len(records), n_train)
     prov["metrics"]["resumed_from"] = resume.name if resume else None
     prov["metrics"]["collapse_guard"] = guard.summary() if guard else None
+    prov["metrics"]["shared_prompt_forward"] = trainer.shared_prefix_stats()
     if recipe.induction.merge_weights and peft_config is not None:
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(req.out / "merged")

@@ -41,7 +41,33 @@ def pair_lengths(dataset) -> list[int]:
 
 
 class ValueshiftDPOTrainer(DPOTrainer):
-    """`DPOTrainer` whose `group_by_length` sampling works on preference data (see module docstring)."""
+    """`DPOTrainer` whose `group_by_length` sampling works on preference data (see module docstring),
+    and which, with `shared_prompt_forward=True`, runs each pair's prompt once (`shared_prefix.py`)."""
+
+    def __init__(self, *args, shared_prompt_forward: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shared_prompt_forward = shared_prompt_forward
+        if not shared_prompt_forward:
+            return
+        from peft import PeftModel
+
+        from valueshift.training.induce import shared_prefix
+
+        # the per-token fields trl's DPOTrainer asks its fused head for (trl/trainer/dpo_trainer.py)
+        outputs = ("log_probs", "entropy", "mean_logits", "is_top1") + (
+            ("log_sum_sq_probs",) if self.use_weighting else ()
+        )
+        model = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        shared_prefix.install(model, outputs)
+        if self.ref_model is not None:
+            shared_prefix.install(self.ref_model, ("log_probs",))
+
+    def shared_prefix_stats(self) -> dict[str, int] | None:
+        """How many forwards took the shared-prefix path and how many fell back to trl's."""
+        from peft import PeftModel
+
+        model = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        return getattr(model, "shared_prefix_stats", None)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
