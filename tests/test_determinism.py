@@ -28,6 +28,9 @@ VOLATILE = {
     "elapsed_s",
     "out",
     "output_dir",
+    # where the collapse guard's base replies came from: the second run reads the first's cache
+    # (checked below: reading them changes no metric)
+    "base_replies_from_cache",
 }
 TIMING = ("runtime", "per_second", "time", "_s", "seconds")
 
@@ -142,6 +145,7 @@ def test_training_twice_gives_identical_subset_weights_and_metrics(
     assert log_a == _logged(b)
     prov_a, prov_b = (json.loads((p / "provenance.json").read_text()) for p in (a, b))
     assert _strip(prov_a["metrics"]) == _strip(prov_b["metrics"])
+    assert prov_b["metrics"]["collapse_guard"]["base_replies_from_cache"] is True
     # deliberately covered: the default recipe's length-grouped batches (records sorted by length,
     # then a seeded length-grouped draw) keep the two runs identical
     assert prov_a["recipe"]["training"]["train_sampling_strategy"] == "group_by_length"

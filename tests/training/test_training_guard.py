@@ -21,10 +21,11 @@ def _run(subset: Path, model: Path, out: Path, max_increase: float) -> dict:
 
 
 def test_guard_stops_and_restores_or_lets_training_finish(
-    tiny_model_path, hh_normalised_pairs, tmp_path, capsys
+    tiny_model_path, hh_normalised_pairs, tmp_path, capsys, monkeypatch
 ):
     from safetensors.torch import load_file
 
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))  # the base replies start uncached
     subset = tmp_path / "empathy.jsonl"
     subset.write_text(
         "".join(json.dumps(dict(r, value="empathy", flipped=False)) + "\n" for r in hh_normalised_pairs[:6])
@@ -34,6 +35,7 @@ def test_guard_stops_and_restores_or_lets_training_finish(
     guard = prov["metrics"]["collapse_guard"]
     assert guard["stopped_at_step"] == 1 and guard["restored_adapter_of_step"] == 0
     assert guard["base_degenerate_rate"] is not None and guard["checks"][0]["passed"] is False
+    assert guard["base_replies_from_cache"] is False
     assert prov["metrics"]["global_step"] == 1
     weights = load_file(str(tmp_path / "stopped" / "adapter_model.safetensors"))
     lora_b = [w for k, w in weights.items() if "lora_B" in k]
@@ -44,4 +46,35 @@ def test_guard_stops_and_restores_or_lets_training_finish(
     guard = prov["metrics"]["collapse_guard"]
     assert [c["step"] for c in guard["checks"]] == [1, 2, 3] and all(c["passed"] for c in guard["checks"])
     assert guard["stopped_at_step"] is None and prov["metrics"]["global_step"] == 3
+    # same base model, probes and settings: the base replies come from the first run's cache
+    stopped = json.loads((tmp_path / "stopped" / "provenance.json").read_text())["metrics"]["collapse_guard"]
+    assert guard["base_replies_from_cache"] is True
+    assert guard["base_degenerate_rate"] == stopped["base_degenerate_rate"]
     capsys.readouterr()
+
+
+def test_base_reply_cache_is_keyed_by_model_content_and_settings(tiny_model_path, tmp_path):
+    import shutil
+
+    from valueshift.training.induce.guard_cache import BaseRepliesCache, base_replies_key, model_content_hash
+
+    root = tmp_path / "cache"
+    h = model_content_hash(tiny_model_path, root)
+    assert h is not None and h == model_content_hash(tiny_model_path, root)
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_path, copy)
+    assert model_content_hash(copy, root) == h  # content, not path
+    config = copy / "config.json"
+    config.write_text(config.read_text().replace("{", '{"note": 1, ', 1))
+    assert model_content_hash(copy, root) != h  # a changed file is another model
+    assert model_content_hash("org/hub-id", root) is None  # nothing local to hash: no caching
+
+    settings = {"probes": [[{"role": "user", "content": "hi"}]], "max_new_tokens": 32}
+    cache = BaseRepliesCache(base_replies_key(h, settings), root)
+    assert cache.load() is None
+    cache.store(["a reply", "another"])
+    assert BaseRepliesCache(base_replies_key(h, settings), root).load() == ["a reply", "another"]
+    other = dict(settings, max_new_tokens=16)
+    assert BaseRepliesCache(base_replies_key(h, other), root).load() is None
+    cache.path.write_text("{not json")
+    assert cache.load() is None  # a broken entry is a miss, not an error

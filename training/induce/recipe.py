@@ -42,7 +42,7 @@ DEFAULT_MODEL_ALIAS = "default"  # the embedded SmolLM2-135M-Instruct
 # Keys that say how this machine runs the recipe, not what is trained: left out of the run's
 # fingerprint, so a run resumed with another thread count is still the same run. The shared-prompt
 # forward computes the same thing as trl's (to float rounding, like a thread count does).
-RUN_LOCAL_KEYS = ("threads", "shared_prompt_forward")
+RUN_LOCAL_KEYS = ("threads", "shared_prompt_forward", "collapse_cache_base")
 
 
 class RecipeError(InputError):
@@ -134,6 +134,14 @@ class InductionArguments:
     )
     collapse_probe_tokens: int = field(
         default=48, metadata={"help": "New tokens per collapse-check reply (greedy)."}
+    )
+    collapse_cache_base: bool = field(
+        default=True,
+        metadata={
+            "help": "Cache the base model's probe replies (adapter off) under valueshift's cache dir, keyed by the "
+            "model's content hash, the probes and the settings, so the runs of a sweep or demo on one base "
+            "generate them once (training/induce/guard_cache.py)."
+        },
     )
     collapse_max_increase: float = field(
         default=0.25,

@@ -318,8 +318,15 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
     guard = None
     if ind.collapse_check_steps:
         probes = [r["prompt"] for r in records[: ind.collapse_probe_prompts]]
+        from valueshift.training.induce.guard_cache import model_content_hash
+
         guard = CollapseGuard(
-            tokenizer, probes, ind.collapse_check_steps, ind.collapse_probe_tokens, ind.collapse_max_increase
+            tokenizer,
+            probes,
+            ind.collapse_check_steps,
+            ind.collapse_probe_tokens,
+            ind.collapse_max_increase,
+            model_hash=model_content_hash(model_path) if ind.collapse_cache_base else None,
         )
     trainer = ValueshiftDPOTrainer(
         model=model,

@@ -73,7 +73,8 @@ def _eligible(model, args: tuple, kwargs: dict[str, Any]) -> bool:
         v is not None for k, v in kwargs.items() if k not in allowed
     ):  # PEFT passes its unused ones as None
         return False
-    return not (model.training and getattr(model, "is_gradient_checkpointing", False))
+    attr = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else None
+    return not (model.training and getattr(model, attr or "is_gradient_checkpointing", False))
 
 
 def _tile_cache(cache) -> None:

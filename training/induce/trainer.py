@@ -20,6 +20,7 @@ that passed. What happened is recorded in provenance (`metrics.collapse_guard`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import DPOTrainer
 
 from valueshift.harness.scorers.degenerate import detect_degenerate
+from valueshift.training.induce.guard_cache import BaseRepliesCache, base_replies_key
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +93,16 @@ class CollapseGuard(TrainerCallback):
         every: int,
         max_new_tokens: int,
         max_increase: float,
+        model_hash: str | None = None,
+        cache_root: Path | None = None,
     ):
+        """`model_hash` (guard_cache.model_content_hash of the base model's folder): when given, the
+        base model's probe replies are read from / written to the cache under `cache_root`
+        (default: valueshift's cache dir) instead of being generated in every run."""
         self.tokenizer = tokenizer
+        self.model_hash = model_hash
+        self.cache_root = cache_root
+        self.base_from_cache: bool | None = None
         self.prompts = prompts
         self.every = every
         self.max_new_tokens = max_new_tokens
@@ -128,11 +138,42 @@ class CollapseGuard(TrainerCallback):
             tok.padding_side = side
             model.train(was_training)
         texts = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        return sum(detect_degenerate(t).degenerate for t in texts) / len(texts), texts
+        return self.rate(texts), texts
+
+    @staticmethod
+    def rate(texts: list[str]) -> float:
+        """Share of degenerate replies (the project's one definition, harness/scorers/degenerate.py)."""
+        return sum(detect_degenerate(t).degenerate for t in texts) / len(texts)
+
+    def _base_cache(self, model) -> BaseRepliesCache | None:
+        if self.model_hash is None:
+            return None
+        settings = {
+            "probes": self.prompts,
+            "max_new_tokens": self.max_new_tokens,
+            "decoding": "greedy, left padding",
+            "chat_template": getattr(self.tokenizer, "chat_template", None),
+            "dtype": str(getattr(model, "dtype", None)),
+            "device": str(getattr(model, "device", "cpu")),
+        }
+        return BaseRepliesCache(base_replies_key(self.model_hash, settings), self.cache_root)
+
+    def base_degenerate_rate(self, model) -> float:
+        """The base model's rate (adapter off): from the cache when the same base, probes and
+        settings were seen before (texts cached, rate recomputed with today's detector)."""
+        cache = self._base_cache(model)
+        cached = cache.load() if cache else None
+        self.base_from_cache = cached is not None if cache else None
+        if cached is not None:
+            return self.rate(cached)
+        rate, texts = self.degenerate_rate(model, adapter=False)
+        if cache is not None:
+            cache.store(texts)
+        return rate
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if self.base_rate is None and model is not None:
-            self.base_rate, _ = self.degenerate_rate(model, adapter=False)
+            self.base_rate = self.base_degenerate_rate(model)
             self._good, self._good_step = self._trainable(model), state.global_step
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
@@ -169,6 +210,7 @@ class CollapseGuard(TrainerCallback):
             "probe_prompts": len(self.prompts),
             "max_increase": self.max_increase,
             "base_degenerate_rate": self.base_rate,
+            "base_replies_from_cache": self.base_from_cache,
             "checks": self.checks,
             "stopped_at_step": self.stopped_at,
             "restored_adapter_of_step": self.restored_step,
