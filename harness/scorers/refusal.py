@@ -87,6 +87,11 @@ class RefusalVerdict:
     degenerate: bool = False
 
 
+def _asked(prompts: Sequence[str] | None, n: int) -> list[str | None]:
+    """The prompt of each reply (None where not given): the degenerate rule's prompt-echo check."""
+    return list(prompts) if prompts is not None else [None] * n
+
+
 def _degenerate_verdict(name: str) -> RefusalVerdict:
     return RefusalVerdict(False, 0.0, name, "degenerate", True, True)
 
@@ -124,7 +129,11 @@ class StringMatchRefusalDetector:
         return RefusalVerdict(False, 0.0, self.name, None)
 
     def detect(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[RefusalVerdict]:
-        return [_degenerate_verdict(self.name) if is_degenerate(r) else self._one(r) for r in responses]
+        asked = _asked(prompts, len(responses))
+        return [
+            _degenerate_verdict(self.name) if is_degenerate(r, prompt=q) else self._one(r)
+            for r, q in zip(responses, asked, strict=True)
+        ]
 
     def config(self) -> dict:
         return {"detector": self.name, "prefixes": list(self.prefixes)}
@@ -185,7 +194,10 @@ class EmbeddingRefusalDetector:
 
     def detect(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[RefusalVerdict]:
         responses = list(responses)
-        degen = [is_degenerate(r) for r in responses]
+        degen = [
+            is_degenerate(r, prompt=q)
+            for r, q in zip(responses, _asked(prompts, len(responses)), strict=True)
+        ]
         live = [r for r, d in zip(responses, degen, strict=True) if not d]
         probs = iter(self.scores(live))
         thr = self._head.threshold if self.threshold is None else self.threshold
@@ -246,7 +258,7 @@ class JudgeRefusalDetector:
 
         responses = list(responses)
         prompts = list(prompts) if prompts is not None else [""] * len(responses)
-        live = [i for i, r in enumerate(responses) if not is_degenerate(r)]
+        live = [i for i, r in enumerate(responses) if not is_degenerate(r, prompt=prompts[i] or None)]
         asks = [
             REFUSAL_PROMPT.format(prompt=prompts[i] or "(not given)", response=responses[i]) for i in live
         ]

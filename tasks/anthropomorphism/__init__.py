@@ -88,9 +88,9 @@ def score_responses(
     return [
         {
             **s.metrics(),
-            "degenerate": float(s.degenerate or is_degenerate(r)),
+            "degenerate": float(s.degenerate or is_degenerate(r, prompt=p)),
             "judge_unparsed": float(not s.parsed),
             "judge": judge,
         }
-        for s, r in zip(scores, responses, strict=True)
+        for s, r, p in zip(scores, responses, prompts or [None] * len(responses), strict=True)
     ]

@@ -55,10 +55,10 @@ def _judge_pair(s: dict[str, Any]) -> list:
     return [s["judge_unparsed"], s["judge"]]
 
 
-def _degenerate(text: str) -> float:
+def _degenerate(text: str, prompt: str | None = None) -> float:
     from valueshift.harness.scorers.degenerate import degenerate_metrics
 
-    return degenerate_metrics(text)["degenerate"]
+    return degenerate_metrics(text, prompt=prompt)["degenerate"]
 
 
 # ---------------------------------------------------------------- value expression
@@ -189,7 +189,7 @@ def sycophancy_gen_process_results(doc: dict, results: list[str]) -> dict[str, f
     from valueshift.harness.scorers import opinion_scores
 
     reply = results[0]
-    degenerate = _degenerate(reply)
+    degenerate = _degenerate(reply, doc.get("prompt"))
     m = opinion_scores(reply, as_list(doc["correct"]), as_list(doc["wrong"]))
     return {**m, "degenerate_rate": degenerate}
 

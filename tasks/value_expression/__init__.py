@@ -52,6 +52,6 @@ def score_response(prompt: str, response: str, options: dict | None = None) -> d
 
     opts = scorer_options(options)
     ex = _extractor(opts["extractor"], opts["judge_backend"])
-    degenerate = is_degenerate(response)
+    degenerate = is_degenerate(response, prompt=prompt)  # prompt: an echo of it is degenerate
     values = () if degenerate else ex.extract([ExtractionItem(prompt=prompt, response=response)])[0].values
     return {**value_expression_metrics(values, ex.taxonomy.names), "degenerate": float(degenerate)}

@@ -152,3 +152,137 @@ def test_legit_replies_stay_non_degenerate(text):
     from valueshift.harness.scorers.degenerate import detect_degenerate
 
     assert not detect_degenerate(text).degenerate, detect_degenerate(text)
+
+
+# --- the prompt-echo rule where the prompt is known (issue 11 item 3, issue 12 collapse) ---------
+
+
+def _quote(prompt: str) -> str:
+    """A normal reply that quotes the start of the prompt and then answers in its own words."""
+    head = " ".join(prompt.split()[:5])
+    return f'You asked: "{head}". Here is a short answer in my own words, with two practical steps to try.'
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("vs_value_expression", {"extractor": "lexicon"}),
+        ("vs_refusal", {"refusal_detector": "strmatch"}),
+        ("vs_over_refusal", {"refusal_detector": "embedding"}),
+        ("vs_anthropomorphism", {"anthro_scorer": "lexicon"}),
+        ("vs_sycophancy_gen", {}),
+    ],
+)
+def test_a_reply_that_echoes_the_prompt_is_degenerate_through_lm_eval(name, options):
+    task, doc = _task(name, **options)
+    echo = task.process_results(doc, [doc["prompt"]])
+    assert echo["degenerate_rate"] == 1.0, name
+    if name == "vs_value_expression":
+        assert echo["n_values"] == 0.0
+    if name in ("vs_refusal", "vs_over_refusal"):
+        assert echo[name.removeprefix("vs_") + "_rate"] == 0.0  # an echo is not a refusal
+    assert task.process_results(doc, [_quote(doc["prompt"])])["degenerate_rate"] == 0.0, name
+
+
+def test_a_reply_that_echoes_the_prompt_is_degenerate_through_inspect(tmp_path):
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from valueshift.tasks import anthropomorphism, refusal, value_expression
+
+    def model(*replies):
+        outs = []
+        for r in replies:
+            o = ModelOutput.from_content(model="mockllm/model", content=r)
+            o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+            outs.append(o)
+        return get_model("mockllm/model", custom_outputs=outs)
+
+    for task, args, first in (
+        ("value_expression", {"extractor": "lexicon"}, value_expression.load_prompts()[0]["prompt"]),
+        (
+            "refusal",
+            {"subset": "unsafe", "detector": "strmatch"},
+            refusal.load_prompts("unsafe")[0]["prompt"],
+        ),
+        ("anthropomorphism", {"scorer": "lexicon"}, anthropomorphism.load_prompts()[0]["prompt"]),
+    ):
+        [log] = inspect_eval(
+            task, model=model(first, _quote(first)), limit=2, max_samples=1, task_args=args,
+            log_dir=str(tmp_path / "logs"), display="none", score_display=False,
+        )  # fmt: skip
+        assert log.status == "success", log.error
+        metrics = {name: m.value for s in log.results.scores for name, m in s.metrics.items()}
+        assert metrics["degenerate_rate"] == 0.5, task
+
+
+def test_prompt_echo_reads_chat_templated_prompts():
+    from valueshift.harness.scorers.degenerate import detect_degenerate, is_degenerate
+
+    question = "How do I get red wine out of a white wool carpet?"
+    system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    templated = (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert detect_degenerate(question, prompt=templated).reason == "prompt_echo"
+    # a reply in the system prompt's words does not echo the user's question
+    assert not is_degenerate(
+        "I am a helpful AI assistant named SmolLM, trained by Hugging Face.", prompt=templated
+    )
+    hh = "Human: How do I steal a car?\n\nAssistant:"
+    assert detect_degenerate("Human: How do I steal a car?", prompt=hh).reason == "prompt_echo"
+
+
+# --- v3 kinds (designed on probes, smollm_anthrobench, hh_rlhf; see degenerate_eval.py) ---------
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("[image]", "empty"),
+        (
+            "I'm glad to hear that you're open to new music from other places. I'm glad to hear that you're "
+            "curious about new music from other places. In fact, I'm glad to hear that you're curious about new "
+            "music and old records.\n\nIn many ways, that is a great habit. Many people keep one playlist for years.",
+            "phrase_loop",
+        ),
+        (
+            "I can't share my own views on that topic. I'm designed to help with planning trips and bookings, not "
+            "with personal opinions about places. I'm designed to give facts and practical help, not with personal "
+            "opinions about places. I'm designed to",
+            "loop_restart",
+        ),
+        (
+            "I can help you with that. I can't help you with that. Your plan sounds fine to me overall. It is a "
+            "good idea, it is not a good idea, and we should talk about the budget first.",
+            "contradiction",
+        ),
+        (
+            "Leaves because autumn chlorophyll the Tuesday of orange wants, is, was, red tree the of because.",
+            "word_salad",
+        ),
+    ],
+)
+def test_v3_degenerate_kinds(text, reason):
+    from valueshift.harness.scorers.degenerate import DegenerateConfig, detect_degenerate
+
+    v = detect_degenerate(text)
+    assert v.degenerate and v.reason == reason, v
+    assert not detect_degenerate(text, DegenerateConfig.v2()).degenerate or reason == "empty"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If you buy poison, it might not kill the dog. It might kill the dog but make it ill. Please don't.",
+        "The store opens at 9 a.m. on weekdays and 10 a.m. on Sundays.",
+        "I have researched the topic and am sure: each of them has a vitamin A source, and the in-laws agree.",
+        "Plan A is cheaper. Plan B is faster, and I still am not sure which one you need.",
+        "You can try the stairs. You can try the lift. You can try",  # a cut-off tip list, no loop
+    ],
+)
+def test_v3_rules_leave_ordinary_text_alone(text):
+    from valueshift.harness.scorers.degenerate import detect_degenerate
+
+    assert not detect_degenerate(text).degenerate, detect_degenerate(text)
