@@ -5,7 +5,8 @@ refusal detector; its numbers measure breakage, not the induced value. So every 
   - `degenerate_rate`: the share of its replies that are degenerate, by the one shared definition
     (harness/scorers/degenerate.py). Read from the record's `degenerate_rate` metric when the
     scorer wrote one, else from per-sample `degenerate` scores, else computed here from the stored
-    outputs (every schema-version-1 store), and the source is named;
+    outputs (every schema-version-1 store) with their stored prompts (so an echo of the prompt
+    counts), and the source is named;
   - drift: distinct-n of its replies minus its base model's (negative = more repetitive).
 A run whose degenerate_rate exceeds its base's, on the same tasks, by more than
 `MatrixConfig.collapse_threshold` collapsed: it is flagged in every cell it enters and excluded
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from valueshift.harness.matrix.config import MatrixConfig
 from valueshift.harness.matrix.groups import Row, Run, is_generation_task
-from valueshift.harness.results import ResultRecord
+from valueshift.harness.results import ResultRecord, Sample
 from valueshift.harness.scorers.degenerate import degenerate_metrics, distinct_n
 
 
@@ -59,9 +60,21 @@ def task_degenerate_rate(rec: ResultRecord) -> TaskRate | None:
     if scored:
         return TaskRate(sum(scored) / len(scored), len(scored), "per-sample scores")
     if rec.samples:
-        flags = [degenerate_metrics(s.output)["degenerate"] for s in rec.samples]
+        flags = [degenerate_metrics(s.output, prompt=_asked(s))["degenerate"] for s in rec.samples]
         return TaskRate(sum(flags) / len(flags), len(flags), "computed from outputs")
     return None
+
+
+def _asked(sample: Sample) -> str | None:
+    """The prompt the stored reply answers, for the prompt-echo rule: the last user turn of a
+    stored multi-turn conversation (Inspect records keep it in extra["messages"]), else the
+    sample's stored input (lm-eval: the rendered prompt), else None."""
+    messages = sample.extra.get("messages") if isinstance(sample.extra, dict) else None
+    if isinstance(messages, list):
+        users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            return users[-1]
+    return sample.input or None
 
 
 def _pooled(run: Run, tasks: list[str]) -> tuple[float | None, int, list[str]]:
