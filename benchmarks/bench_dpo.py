@@ -7,7 +7,9 @@ after another differ by the load that changed between them (issue 16: one run ga
 is its own), each round's figures are turned into ratios against plain trl *of the same round*
 (paired ratios), and the median of those ratios is reported with its spread (half the range) and
 the load average at each run. A ratio whose spread is wider than its effect (|median - 1|) is not
-printed as a figure: it says "not resolved" instead.
+printed as a figure: it says "not resolved" instead. Besides wall time, each run's CPU time
+(user + system of its process, over training and end to end) is reported: with one torch thread it
+equals wall time on an idle machine and is much less moved by other jobs taking the cores.
 
 Variants (all train the same LoRA adapter on the same real HH-RLHF pairs with the value's system
 prompt and the same DPO settings):
@@ -16,6 +18,10 @@ prompt and the same DPO settings):
 - `ours-precompute` : same, reference log-probs precomputed once before training
 - `ours-random`     : same, random (not length-grouped) batches
 - `ours-noguard`    : same, collapse guard off (separates the guard's greedy probes from DPO time)
+- `ours-trlforward` : same, trl's concatenated forward (`shared_prompt_forward: false`): what the
+                      shared-prompt forward (training/induce/shared_prefix.py) saves
+- `ours-nocache`    : same, the guard's base replies generated in the run, not read from the cache
+                      (`collapse_cache_base: false`): what a sweep's first run pays
 - `plain-trl`       : DPOTrainer(model, ref_model=<second full copy>, peft_config=...), trl's own
                       defaults (random batches, no precompute)
 
@@ -107,7 +113,36 @@ VARIANT_OVERRIDES = {
     "ours-precompute": {"precompute_ref_log_probs": True},
     "ours-random": {"train_sampling_strategy": "random"},
     "ours-noguard": {"collapse_check_steps": 0},
+    "ours-trlforward": {"shared_prompt_forward": False},
+    "ours-nocache": {"collapse_cache_base": False},
 }
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class TrainCPU:
+    """CPU seconds spent inside `Trainer.train` (the span trl's `train_runtime` times in wall
+    seconds), for both variants alike: transformers' `Trainer.train` is wrapped once per process."""
+
+    seconds = 0.0
+
+    @classmethod
+    def install(cls) -> None:
+        from transformers import Trainer
+
+        original = Trainer.train
+
+        def train(self, *args, **kwargs):
+            start = cpu_s()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                cls.seconds += cpu_s() - start
+
+        Trainer.train = train
 
 
 def child(args) -> dict:
@@ -121,7 +156,9 @@ def child(args) -> dict:
 
     cuda = torch.cuda.is_available()
     torch.set_num_threads(args.threads)
+    TrainCPU.install()
     baseline = rss_mb()
+    cpu0 = cpu_s()
     work = Path(args.workdir)
     subset = work / "subset.jsonl"
     ov = overrides(args)
@@ -133,16 +170,23 @@ def child(args) -> dict:
             InductionRequest(value=VALUE, subset=subset, out=out, max_steps=args.steps, overrides=ov)
         )
         history = [json.loads(x) for x in (res.out / "metrics.jsonl").read_text().splitlines()]
+        guard = res.provenance["metrics"].get("collapse_guard") or {}
+        extra = {"guard_base_from_cache": guard.get("base_replies_from_cache"), "guard_checks": len(guard.get("checks", [])),
+                 "shared_prompt_forward": res.provenance["metrics"].get("shared_prompt_forward")}  # fmt: skip
     else:
+        extra = {}
         history = plain_trl(args, subset, ov, load_recipe, resolve_model_path)
     wall = time.perf_counter() - t0
+    cpu_total = cpu_s() - cpu0
     final = next(h for h in reversed(history) if "train_runtime" in h)
-    return {
+    return extra | {
         "variant": args.variant,
         "steps": args.steps,
         "step_time_s": final["train_runtime"] / args.steps,
         "train_runtime_s": final["train_runtime"],
         "end_to_end_s": wall,
+        "step_cpu_s": TrainCPU.seconds / args.steps,
+        "end_to_end_cpu_s": cpu_total,
         "peak_mem_mb": (torch.cuda.max_memory_allocated() / 2**20) if cuda else peak_rss_mb(),
         "peak_mem_above_baseline_mb": None if cuda else peak_rss_mb() - baseline,
         "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS",
@@ -418,9 +462,16 @@ def main() -> int:
                     return 1
                 r = json.loads(line[len("RESULT ") :]) | {"round": k, "load_1min_at_start": load}
                 results[variant] = r
+                r["load_1min_at_end"] = os.getloadavg()[0]
+                cached = (
+                    ""
+                    if r.get("guard_base_from_cache") is None
+                    else f"  guard base cached {r['guard_base_from_cache']}"
+                )
                 print(
-                    f"round {k} {variant:<16} step {r['step_time_s']:.2f}s  end-to-end {r['end_to_end_s']:.1f}s  "
-                    f"peak {r['peak_mem_mb']:.0f} MB  load {load:.1f}",
+                    f"round {k} {variant:<16} step {r['step_time_s']:.2f}s (cpu {r['step_cpu_s']:.2f}s)  "
+                    f"end-to-end {r['end_to_end_s']:.1f}s (cpu {r['end_to_end_cpu_s']:.1f}s)  "
+                    f"peak {r['peak_mem_mb']:.0f} MB  load {load:.1f}-{r['load_1min_at_end']:.1f}{cached}",
                     flush=True,
                 )
             rounds.append(results)
@@ -429,13 +480,13 @@ def main() -> int:
         for v in variants:
             if v == "plain-trl":
                 continue
-            summary[v] = {
-                key: paired(rounds, v, key) for key in ("step_time_s", "end_to_end_s", "peak_mem_mb")
-            }
+            keys = ("step_time_s", "end_to_end_s", "peak_mem_mb", "step_cpu_s", "end_to_end_cpu_s")
+            summary[v] = {key: paired(rounds, v, key) for key in keys}
             print(
                 f"{v} / plain-trl over {len(rounds)} interleaved rounds (median ± half-range): "
                 f"step time {fmt_ratio(summary[v]['step_time_s'])}, end-to-end {fmt_ratio(summary[v]['end_to_end_s'])}, "
-                f"peak memory {fmt_ratio(summary[v]['peak_mem_mb'])}"
+                f"peak memory {fmt_ratio(summary[v]['peak_mem_mb'])}; CPU time: step "
+                f"{fmt_ratio(summary[v]['step_cpu_s'])}, end-to-end {fmt_ratio(summary[v]['end_to_end_cpu_s'])}"
             )
     out = {
         "machine": machine(),
