@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from valueshift.harness.detectors.metrics import multilabel_metrics
-from valueshift.harness.detectors.values import degenerate_value_count, one_of_four
+from valueshift.harness.detectors.values import one_of_four
 
 
 @dataclass
@@ -33,6 +33,23 @@ class CorpusEvaluation:
     degenerate_valued: tuple[int, int]  # (degenerate replies given a value, degenerate replies)
     held_out: str  # how the rows were kept out of training
     over_2x: dict[str, float] = field(default_factory=dict)
+
+
+def degenerate_items(items) -> list[bool]:
+    """Per corpus item: is its response degenerate under the shared rule, with the item's prompt
+    (so a reply that only echoes its prompt counts, as it does in the tasks)? An empty response is."""
+    from valueshift.harness.scorers.degenerate import is_degenerate
+
+    return [
+        not (it.response or "").strip() or is_degenerate(it.response, prompt=it.prompt or None)
+        for it in items
+    ]
+
+
+def degenerate_valued(items, predictions: np.ndarray) -> tuple[int, int]:
+    """(degenerate replies given at least one value, degenerate replies)."""
+    deg = [i for i, d in enumerate(degenerate_items(items)) if d]
+    return sum(int(np.asarray(predictions[i]).any()) for i in deg), len(deg)
 
 
 def _labels(items, names) -> np.ndarray:
@@ -64,7 +81,7 @@ def _finish(name, items, names, Y, P, S, held_out) -> CorpusEvaluation:
         for k, v in pooled["per_label"].items()
         if v["rate_ratio"] and v["rate_ratio"] > 2
     }
-    deg = degenerate_value_count([it.response for it in items], P)
+    deg = degenerate_valued(items, P)
     return CorpusEvaluation(name, per_source, pooled, share, trials, deg, held_out, over)
 
 
@@ -74,7 +91,6 @@ def evaluate_head_loso(corpus, featurizer=None) -> CorpusEvaluation:
     from valueshift.harness.detectors.registry import defn_featurizer, loso_report
     from valueshift.harness.detectors.values import VALUE_DEFINITION
     from valueshift.harness.extractors.base import ExtractionItem
-    from valueshift.harness.scorers.degenerate import is_degenerate
 
     defn = VALUE_DEFINITION
     items, Y, groups = dataset(defn, corpus.labelled())
@@ -82,8 +98,8 @@ def evaluate_head_loso(corpus, featurizer=None) -> CorpusEvaluation:
     X = featurizer.transform([ExtractionItem(it.prompt, it.response) for it in items])
     report = loso_report(defn, items, X, Y, groups)
     P, S = report["_pred"].copy(), report["_proba"].copy()
-    for i, it in enumerate(items):
-        if is_degenerate(it.response) or not it.response.strip():  # the extractor's hard rule
+    for i, degenerate in enumerate(degenerate_items(items)):
+        if degenerate:  # the tasks' hard rule: a degenerate reply (prompt echo included) has no value
             P[i] = 0
             S[i] = 0.0
     return _finish("embedding (value head)", items, defn.labels, Y, P, S, "leave-one-source-out re-training")
