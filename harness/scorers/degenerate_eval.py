@@ -5,7 +5,9 @@ at labelled rows. Those rows cannot measure it. `DESIGN_SOURCES` are the sources
 read while the rule was designed (v2: `probes`; v3 added `smollm_anthrobench` and `hh_rlhf`, whose
 misses were read too); every other source is held out, and only its figures say how well the rule
 works on text it was not fitted to. The split was fixed before any v3 rule was written and before
-any held-out row was read (see the v3 notes in degenerate.py).
+any held-out row was read (see the v3 notes in degenerate.py); the held-out misses were read only
+after v3 was committed, to describe them. A rule change made after reading them must move the
+sources it was fitted to into DESIGN_SOURCES.
 
     python -m valueshift.harness.scorers.degenerate_eval               # rule v3 (default config)
     python -m valueshift.harness.scorers.degenerate_eval --baseline v2 # the v2 rules, same rows
@@ -163,12 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--baseline", default="v3", help="rule version to score: v3 (default) or v2")
     p.add_argument("--no-prompt", action="store_true", help="do not pass prompts (prompt-echo rule off)")
+    p.add_argument("--corpus", default=None, help="corpus folder (default: harness/validation/corpus)")
     p.add_argument("--shared-data", default=None, help="shared data folder (default: ../shared/data)")
     p.add_argument("--show-misses", choices=("design", "held-out", "all"), default=None)
     p.add_argument("--json", default=None, help="also write the figures here")
     args = p.parse_args(argv)
 
-    corpus = load_corpus(shared_data=args.shared_data)
+    corpus = load_corpus(args.corpus, shared_data=args.shared_data)
     items = corpus.labelled()
     rows = score_rows(items, baseline_config(args.baseline), use_prompt=not args.no_prompt)
     table = tally(rows)
