@@ -362,3 +362,27 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
         w = _WORD.findall((t or "").lower())
         total += [tuple(w[i : i + n]) for i in range(len(w) - n + 1)]
     return len(set(total)) / len(total) if total else 0.0
+
+
+# What `python -m valueshift.harness.scorers.degenerate_eval` measured for this version against the
+# team's blind labels (held out = sources not read while designing; a test keeps these in step).
+MEASURED = {
+    "on": "team corpus degenerate labels (harness/validation/corpus), prompt passed",
+    "design_sources": ["hh_rlhf", "probes", "smollm_anthrobench"],
+    "held_out": {"n": 600, "positives": 18, "tp": 8, "fp": 2, "fn": 10, "precision": 0.8, "recall": 0.44},
+    "design": {"n": 1420, "positives": 69, "tp": 63, "fp": 0, "fn": 6, "precision": 1.0, "recall": 0.91},
+}
+
+
+def instrument_card(config: DegenerateConfig | None = None) -> dict:
+    """The degenerate rule's card: version, config, and its measured precision / recall (held-out
+    sources apart from the sources its rules were designed on)."""
+    return {
+        "kind": "degenerate",
+        "name": "degenerate",
+        "detector": "repetition / grammar rules (harness/scorers/degenerate.py)",
+        "version": DEGENERATE_VERSION,
+        "config": (config or DegenerateConfig()).to_dict(),
+        "measured": MEASURED,
+        "measure_command": "python -m valueshift.harness.scorers.degenerate_eval",
+    }

@@ -341,3 +341,22 @@ def test_degenerate_eval_reports_design_and_held_out_sources_apart(tmp_path, cap
     assert held["precision"] == 0.5 and held["recall"] == 0.5
     assert blob["all"]["pooled"]["n"] == 5
     assert "**held out**" in capsys.readouterr().out
+
+
+def test_instrument_card_figures_are_what_degenerate_eval_measures():
+    """The card's figures are re-measured on the team corpus: a rule change that moves them fails
+    here until the card (and the notes) are updated."""
+    from valueshift.harness.detectors.corpus import load_corpus
+    from valueshift.harness.scorers.degenerate import DegenerateConfig, instrument_card
+    from valueshift.harness.scorers.degenerate_eval import DESIGN_SOURCES, score_rows, tally
+
+    card = instrument_card()
+    table = tally(score_rows(load_corpus().labelled(), DegenerateConfig()))
+    assert sorted(DESIGN_SOURCES) == card["measured"]["design_sources"]
+    for part in ("held_out", "design"):
+        got = {k: v for k, v in table[part]["pooled"].to_dict().items() if k != "tp_reasons"}
+        want = card["measured"][part]
+        assert {k: got[k] for k in ("n", "positives", "tp", "fp", "fn")} == {
+            k: want[k] for k in ("n", "positives", "tp", "fp", "fn")
+        }
+        assert round(got["precision"], 2) == want["precision"] and round(got["recall"], 2) == want["recall"]
