@@ -129,6 +129,14 @@ def top_phrases(
     return out
 
 
+def _last_user_text(prompt: Any) -> str | None:
+    """The prompt as the degenerate rule reads it: subset rows store chat messages or plain text."""
+    if isinstance(prompt, list):
+        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        return users[-1] if users else None
+    return prompt or None
+
+
 def diagnose(
     value: str, rows: Sequence[dict[str, Any]], cfg: DiagnosticsConfig | None = None
 ) -> SubsetDiagnostics:
@@ -150,7 +158,10 @@ def diagnose(
     hedges = [re.compile(p, re.IGNORECASE) for p in cfg.hedge_patterns]
     d.hedging_share = _share([any(h.search(t.replace("’", "'")) for h in hedges) for t in rewarded])
     d.refusal_share = _share([v.refused for v in StringMatchRefusalDetector().detect(rewarded)])
-    d.degenerate_share = _share([detect_degenerate(t).degenerate for t in rewarded])
+    prompts = [_last_user_text(r.get("prompt")) for r in rows]  # a reply echoing its prompt is degenerate too
+    d.degenerate_share = _share(
+        [detect_degenerate(t, prompt=p).degenerate for t, p in zip(rewarded, prompts, strict=True)]
+    )
     d.warnings = _warnings(d, cfg)
     return d
 
@@ -171,7 +182,9 @@ def _warnings(d: SubsetDiagnostics, cfg: DiagnosticsConfig) -> list[str]:
             "teaches refusing, not the value"
         )
     if d.degenerate_share is not None and d.degenerate_share > cfg.warn_degenerate:
-        w.append(f"{pct(d.degenerate_share)} of rewarded replies are degenerate text (repetition or empty)")
+        w.append(
+            f"{pct(d.degenerate_share)} of rewarded replies are degenerate text (repetition, empty or a prompt echo)"
+        )
     if d.flipped_share is not None and d.flipped_share > cfg.warn_flipped:
         w.append(
             f"{pct(d.flipped_share)} of pairs are flipped: the value is mostly on the side humans rejected, so "

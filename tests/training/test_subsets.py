@@ -106,3 +106,26 @@ def test_subset_diagnostics_flag_hedging_flips_and_length(tmp_path: Path, capsys
     assert any("flipped" in w for w in diag["warnings"])
     assert "warning: honesty: dominated by hedging" in printed
     assert "┃ value" in printed  # the counts table's first column is the value (was "Dataset")
+
+
+def test_subset_diagnostics_count_prompt_echoes_as_degenerate(tmp_path: Path):
+    """A rewarded reply that only echoes its prompt is degenerate (the degenerate rule's prompt echo):
+    the diagnostics must pass each pair's prompt, or a subset of echoes reads as clean."""
+    rows = []
+    for i in range(12):
+        prompt = (
+            f"Could you be honest with me about whether my essay number {i} on climate policy is any good?"
+        )
+        rows.append(
+            {"prompt": prompt, "chosen": prompt, "rejected": "Sure, send it over and I will read it."}
+        )
+    data = tmp_path / "echo.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ext = tmp_path / "ext"
+    assert run_command(["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(ext),
+                        "--no-cache", "--quiet"]) == 0  # fmt: skip
+    assert run_command(["subsets", "--extractions", str(ext), "--values", "honesty"]) == 0
+    diag = json.loads((ext / "subsets" / "diagnostics.json").read_text())["values"]["honesty"]
+    assert diag["pairs"] == 12
+    assert diag["degenerate_share"] == 1.0
+    assert any("degenerate" in w for w in diag["warnings"])
