@@ -19,8 +19,11 @@ CPU, where its compact path is not taken).
 
 Where it is not exact (or not known to be), it steps aside and trl's forward runs: non-causal-LM
 inputs (embeddings, pre-shifted labels, explicit positions, vision inputs), left padding, an odd
-batch, a prefix of zero tokens, gradient checkpointing in training (it drops the cache), or a
-model whose LM head scales or soft-caps its logits.
+batch, a prefix of zero tokens, gradient checkpointing in training (it drops the cache), a model
+whose LM head scales or soft-caps its logits, or one whose cache is not plain full attention
+(sliding windows, hybrid layers). The exactness test runs on the embedded Llama-architecture model;
+the fallbacks are counted (`ValueshiftDPOTrainer.shared_prefix_stats`, provenance
+`metrics.shared_prompt_forward`).
 """
 
 from __future__ import annotations
@@ -87,8 +90,11 @@ def _tile_cache(cache) -> None:
 def shared_prefix_hidden(
     backbone, input_ids: torch.Tensor, attention_mask: torch.Tensor, shared: torch.Tensor
 ):
-    """Final hidden states [2B, L, H] in trl's row layout, each pair's prefix computed once."""
+    """Final hidden states [2B, L, H] in trl's row layout, each pair's prefix computed once; None
+    when the model's cache is not plain full attention in every layer (sliding windows count kv
+    indices, which the prefix padding shifts)."""
     from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
 
     rows, width = input_ids.shape
     half = rows // 2
@@ -101,6 +107,8 @@ def shared_prefix_hidden(
     prefix_mask = (cols.unsqueeze(0) < shared.unsqueeze(1)).long()
     prefix_ids = input_ids[:half, :s_max] * prefix_mask
     cache = DynamicCache(config=backbone.config)
+    if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
     prefix = backbone(input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=cols.unsqueeze(0).expand(half, -1),
                       cache=cache, use_cache=True).last_hidden_state  # fmt: skip
     _tile_cache(cache)
@@ -146,8 +154,12 @@ def install(model, outputs: tuple[str, ...]) -> None:
         if shared is None:
             stats["fallback"] += 1
             return fused_forward(*args, fused_lm_head=True, **kwargs)
+        hidden = shared_prefix_hidden(self.base_model, input_ids, attention_mask, shared)
+        if hidden is None:
+            stats["fallback"] += 1
+            return fused_forward(*args, fused_lm_head=True, **kwargs)
         stats["shared"] += 1
-        hidden = shared_prefix_hidden(self.base_model, input_ids, attention_mask, shared)[:, :-1]
+        hidden = hidden[:, :-1]
         labels = labels[:, 1:]
         mask = labels != -100
         head = self.get_output_embeddings()
