@@ -131,6 +131,33 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
     return out
 
 
+def _generates(p: PlannedTask) -> bool:
+    return p.generation.get("output_type", "generate_until") == "generate_until"
+
+
+def _mnt(p: PlannedTask) -> int | None:
+    """The new-token limit a task needs passed (None: not a generation task, any call fits it)."""
+    return p.generation.get("max_new_tokens") if _generates(p) else None
+
+
+def groupable(planned: list[PlannedTask]) -> list[list[PlannedTask]]:
+    """Planned lm-eval tasks in groups that one `run_many` call can take: generation tasks with
+    the same `max_new_tokens` (lm-eval takes one `gen_kwargs` per call); tasks that generate
+    nothing (log-likelihood) join the first group. Order is kept within each group."""
+    groups: dict[object, list[PlannedTask]] = {}
+    loose = []
+    for p in planned:
+        if not _generates(p):
+            loose.append(p)
+        else:
+            groups.setdefault(_mnt(p), []).append(p)
+    out = list(groups.values())
+    if not out:
+        return [loose] if loose else []
+    out[0] += loose
+    return out
+
+
 def actual_generation(planned: dict, results: dict, task: str) -> dict:
     """The planned settings checked against what lm-eval reports it ran (its task config after
     our overrides); any difference is logged and the reported value kept."""
@@ -191,24 +218,38 @@ class LmEvalRunner:
 
     def run(self, planned: PlannedTask) -> dict:
         """Evaluate one leaf task; returns lm-eval's results dict (with logged samples)."""
+        return self.run_many([planned])
 
+    def run_many(self, planned: list[PlannedTask]) -> dict:
+        """Evaluate several leaf tasks in one `simple_evaluate` call; one results dict holds them
+        all (`lmeval_task_payload` reads each task's part).
+
+        Why: lm-eval pools the generation requests of every task in a call and batches them
+        together when their generation settings agree (the suite's four generation tasks do), so
+        8 prompts of each of 4 tasks decode as two batches of 16 instead of four of 8, and the
+        call's set-up is paid once. All tasks must share one `max_new_tokens` (one `gen_kwargs`
+        per call); `groupable` says which can go together."""
+        mnts = {_mnt(p) for p in planned if _generates(p)}
+        if len(mnts) > 1:
+            raise ValueError(f"run_many: tasks with different max_new_tokens {sorted(map(str, mnts))}")
         if self.engine is None:
             return self._evaluate(openai_lm(self.spec), planned)
         with self.engine.activate(self.spec):
             return self._evaluate(self.engine.lm(self.run_cfg["batch_size"], self.on_generation), planned)
 
-    def _evaluate(self, lm, planned: PlannedTask) -> dict:
+    def _evaluate(self, lm, planned: list[PlannedTask]) -> dict:
         import lm_eval
 
-        mnt = planned.generation.get("max_new_tokens")
+        mnt = next((m for m in map(_mnt, planned) if m is not None), None)
         with _quiet_git_probe():
             return self._simple_evaluate(lm_eval, lm, planned, mnt)
 
-    def _simple_evaluate(self, lm_eval, lm, planned: PlannedTask, mnt: int | None) -> dict:
+    def _simple_evaluate(self, lm_eval, lm, planned: list[PlannedTask], mnt: int | None) -> dict:
+        names = [p.name for p in planned]
         return lm_eval.simple_evaluate(
             model=lm,
-            tasks=[planned.name],
-            task_manager=lmeval_task_manager(self.run_cfg.get("include_path"), (planned.name,)),
+            tasks=names,
+            task_manager=lmeval_task_manager(self.run_cfg.get("include_path"), tuple(names)),
             limit=self.run_cfg.get("limit"),
             use_cache=lmeval_cache_path(self.spec) if self.use_cache else None,
             log_samples=True,

@@ -74,3 +74,14 @@ def stored_status(
             return "current", r, ""
         return "stale", r, f"data hash changed ({str(old)[:12]} -> {planned.data_hash[:12]})"
     return "new", None, ""
+
+
+def apportion(total: int, wants: list[int]) -> list[int]:
+    """`total` new generations of a batched call attributed to its tasks in order, each at most
+    what it planned (the last takes any remainder: log-likelihood requests count too)."""
+    out = []
+    for i, want in enumerate(wants):
+        take = total if i == len(wants) - 1 else min(total, want)
+        out.append(take)
+        total -= take
+    return out

@@ -1,0 +1,95 @@
+"""One lm-eval call per model for all its leaf tasks (`ScoreConfig.batch_tasks`, issue 16's demo
+time): the records are those of one call per task, and one broken task in the shared call still
+cannot lose the others (the call is re-run task by task)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from valueshift.harness.results import read_results
+from valueshift.harness.scoring import ScoreConfig, score_model
+
+TASK = """
+task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{question}}}}"
+doc_to_target: ""
+generation_kwargs:
+  max_gen_toks: 12
+  do_sample: false
+  until: ["<|im_end|>"]
+process_results: !function batch_utils.{process}
+metric_list:
+  - metric: length
+    aggregation: mean
+    higher_is_better: false
+metadata:
+  version: 1.0
+"""
+
+UTILS = """
+def process(doc, results):
+    return {'length': float(len(results[0]))}
+
+def broken(doc, results):
+    raise RuntimeError('scorer broke')
+"""
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for name, word in (("bt_a", "apples"), ("bt_b", "rivers")):
+        data = tmp_path / f"{name}.jsonl"
+        data.write_text(
+            "".join(json.dumps({"question": f"Tell me about {word} {i}."}) + "\n" for i in range(3))
+        )
+        (tasks / f"{name}.yaml").write_text(TASK.format(name=name, data=data, process="process"))
+    (tasks / "bt_broken.yaml").write_text(
+        TASK.format(name="bt_broken", data=tmp_path / "bt_a.jsonl", process="broken")
+    )
+    (tasks / "batch_utils.py").write_text(UTILS)
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    return str(tasks)
+
+
+def _cfg(tasks: str, names: list[str], batch: bool) -> ScoreConfig:
+    return ScoreConfig(
+        lm_eval_tasks=names, include_path=tasks, limit=3, n_resamples=50, device="cpu",
+        progress=False, use_cache=False, batch_tasks=batch,
+    )  # fmt: skip
+
+
+def _records(path):
+    return {
+        r.task.name: (r.record_id, [(s.id, s.input, s.output, s.scores) for s in r.samples])
+        for r in read_results(path)
+    }
+
+
+def test_one_call_for_all_tasks_gives_the_records_of_one_call_per_task(env, tiny_model_path, tmp_path):
+    names = ["bt_a", "bt_b"]
+    together = score_model(str(tiny_model_path), tmp_path / "t.jsonl", _cfg(env, names, True))
+    alone = score_model(str(tiny_model_path), tmp_path / "a.jsonl", _cfg(env, names, False))
+    assert [o.status for o in together.outcomes] == ["scored", "scored"]
+    assert [o.new_generations for o in together.outcomes] == [3, 3]
+    got, want = _records(tmp_path / "t.jsonl"), _records(tmp_path / "a.jsonl")
+    assert set(got) == {"bt_a", "bt_b"} and got == want
+    assert [o.task for o in together.outcomes] == [o.task for o in alone.outcomes]
+
+
+def test_a_broken_task_in_the_shared_call_does_not_lose_the_others(env, tiny_model_path, tmp_path):
+    store = tmp_path / "r.jsonl"
+    summary = score_model(str(tiny_model_path), store, _cfg(env, ["bt_a", "bt_broken", "bt_b"], True))
+    status = {o.task: o.status for o in summary.outcomes}
+    assert status == {"bt_a": "scored", "bt_broken": "failed", "bt_b": "scored"}
+    assert "scorer broke" in next(o.error for o in summary.outcomes if o.task == "bt_broken")
+    assert set(_records(store)) == {"bt_a", "bt_b"}
