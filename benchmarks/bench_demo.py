@@ -64,6 +64,41 @@ def collapse_table(results: Path) -> tuple[list[dict], bool]:
     return rows, ok
 
 
+def arm_contrasts(results: Path) -> tuple[list[dict], list[str]]:
+    """Degenerate replies pooled per arm (all seeds), with the two contrasts that say where they
+    come from: value - system_prompt_only (training beyond the prompt: both arms generate with the
+    value's system prompt) and value - base (total), plus where each degenerate reply is (task)
+    and its most frequent texts. Read from the stored per-sample scores (`degenerate_rate`)."""
+    from collections import Counter, defaultdict
+
+    from valueshift.harness.results import read_results
+
+    per_arm: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # [degenerate, replies]
+    tasks: dict[str, Counter] = defaultdict(Counter)
+    texts: Counter = Counter()
+    for rec in read_results(results):
+        for s in rec.samples:
+            d = s.scores.get("degenerate_rate")
+            if d is None:
+                continue  # not a generation task
+            per_arm[rec.model.arm][0] += int(d >= 0.5)
+            per_arm[rec.model.arm][1] += 1
+            if d >= 0.5:
+                tasks[rec.model.arm][rec.task.name] += 1
+                texts[" ".join(s.output.split())[:60]] += 1
+    rows = [
+        {"arm": a, "degenerate": k, "n": n, "rate": k / n if n else None, "tasks": dict(tasks[a])}
+        for a, (k, n) in sorted(per_arm.items())
+    ]
+    rate = {r["arm"]: r["rate"] for r in rows}
+    lines = []
+    for other in ("system_prompt_only", "base"):
+        if rate.get("value") is not None and rate.get(other) is not None:
+            lines.append(f"value - {other}: {100 * (rate['value'] - rate[other]):+.1f} pp")
+    lines += [f"  {c} x {t!r}" for t, c in texts.most_common(4)]
+    return rows, lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "bench-demo"))
@@ -122,6 +157,7 @@ def main() -> None:
         "(each stage pays its own process start-up here; `valueshift demo` runs them in one process)"
     )
     health: list[dict] = []
+    arms: list[dict] = []
     if (out / "results.jsonl").is_file():
         health, ok = collapse_table(out / "results.jsonl")
         print("\ntrained runs vs base: degenerate rate (issue 12: within 5 points of the base)")
@@ -133,8 +169,16 @@ def main() -> None:
                 + ("  COLLAPSED" if h["collapsed"] else "")
             )
         print(f"within 5 points for every trained run: {'yes' if ok else 'NO'}")
+        arms, lines = arm_contrasts(out / "results.jsonl")
+        print("\ndegenerate replies per arm (all seeds pooled) and where they come from")
+        for a in arms:
+            rate = "n/a" if a["rate"] is None else f"{100 * a['rate']:5.1f} %"
+            print(f"  {a['arm']:<20} {a['degenerate']:>3} of {a['n']:<4} {rate}  by task {a['tasks']}")
+        print("\n".join(lines))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "total_s": total, "health": health}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"rows": rows, "total_s": total, "health": health, "arms": arms}, indent=2)
+        )
 
 
 if __name__ == "__main__":
