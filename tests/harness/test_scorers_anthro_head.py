@@ -37,3 +37,32 @@ def test_written_failure_kinds():
 def test_degenerate_reply_scores_zero():
     [s] = make_anthro_scorer("embedding").score(["I love you! " * 10])
     assert s.degenerate and s.score == 0.0 and s.any == 0.0
+
+
+def test_v2_is_shipped_default_and_v1_still_loads():
+    latest, v1 = head.load_head("anthro"), head.load_head("anthro", 1)
+    assert latest.version == 2 and v1.version == 1
+    assert latest.card["training_command"] == "valueshift train-detectors --only anthro"
+    assert make_anthro_scorer("embedding").config()["head"] == "anthro-v2"
+    X = v1.featurizer().transform([])
+    assert v1.predict(X).shape == (0, 4)
+
+
+def test_shipped_report_shows_lexicon_v1_positives_and_intervals():
+    from valueshift.harness.scorers.anthro_head import shipped_report
+
+    text = shipped_report()
+    assert "v1 F1" in text and "lexicon F1" in text and "leave-one-source-out" in text
+    assert "relationship (< 30 positives)" in text and "[" in text
+
+
+def test_f1_interval_brackets_the_point_figure():
+    import numpy as np
+
+    from valueshift.harness.scorers.anthro_head import f1_interval
+
+    y = np.array([1] * 20 + [0] * 80, bool)
+    pred = np.array([1] * 15 + [0] * 5 + [1] * 5 + [0] * 75, bool)  # P = R = F1 = 0.75
+    lo, hi = f1_interval(y, pred)
+    assert lo < 0.75 < hi and hi - lo < 0.4
+    assert f1_interval(y, y) == [1.0, 1.0]
