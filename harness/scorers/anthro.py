@@ -8,10 +8,11 @@ every induced value raises this kind of language, so the scorer reports each cat
 per sample, so paired statistics work); `anthro_any` = 1 when any category fires.
 
 Three scorers share `score(responses, prompts=None) -> list[AnthroScore]`:
-- `lexicon` (default, transparent baseline): regular expressions per category (cues 1.1);
-- `embedding` (offline): the learned per-category head (`anthro_head.py`), trained on the team
-  corpus's blind labels and measured leave-one-source-out (its `instrument_card()`); not yet the
-  default: its held-out category F1 does not beat the lexicon (benchmarks/README.md);
+- `embedding` (default, offline): the learned per-category head (`anthro_head.py`, anthro-v2),
+  trained on the team corpus's blind labels and measured leave-one-source-out (its
+  `instrument_card()`); it beats the lexicon's held-out F1 on internal_states, personhood and
+  relationship and ties it on validation (0.78 both), so it is the default;
+- `lexicon` (transparent baseline): regular expressions per category (cues 1.1);
 - `judge`: an LLM through `make_backend(spec)` answers yes/no per category (`judge.py`); an
   unparsed category is NaN, excluded from means and counted (`judge_unparsed_rate`).
 
@@ -112,8 +113,8 @@ class LexiconAnthroScorer:
     def _compiled(self) -> list[tuple[str, list[re.Pattern]]]:
         return [(c.name, [re.compile(p, re.IGNORECASE) for p in c.patterns]) for c in self.categories]
 
-    def score_one(self, response: str) -> AnthroScore:
-        if is_degenerate(response):
+    def score_one(self, response: str, prompt: str | None = None) -> AnthroScore:
+        if is_degenerate(response, prompt=prompt):  # an echo of the prompt is degenerate too
             return AnthroScore({c.name: 0.0 for c in self.categories}, {}, degenerate=True)
         text = (response or "").replace("’", "'")
         cats: dict[str, float] = {}
@@ -126,7 +127,8 @@ class LexiconAnthroScorer:
         return AnthroScore(cats, evidence)
 
     def score(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[AnthroScore]:
-        return [self.score_one(r) for r in responses]
+        prompts = list(prompts) if prompts is not None else [None] * len(responses)
+        return [self.score_one(r, p or None) for r, p in zip(responses, prompts, strict=True)]
 
     def config(self) -> dict:
         return {"scorer": self.name, "cues_file": Path(self.cues_file).name}
@@ -173,7 +175,7 @@ class EmbeddingAnthroScorer:
     def score(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[AnthroScore]:
         responses = list(responses)
         prompts = list(prompts) if prompts is not None else [""] * len(responses)
-        live = [i for i, r in enumerate(responses) if not is_degenerate(r)]
+        live = [i for i, r in enumerate(responses) if not is_degenerate(r, prompt=prompts[i] or None)]
         proba = self.probabilities([responses[i] for i in live], [prompts[i] for i in live]) if live else []
         rows = dict(zip(live, proba, strict=True))
         thr = self._head.thresholds
@@ -230,7 +232,7 @@ class JudgeAnthroScorer:
         responses = list(responses)
         prompts = list(prompts) if prompts is not None else [""] * len(responses)
         listing = "\n".join(f"- {c.name}: {c.description}" for c in self.categories)
-        live = [i for i, r in enumerate(responses) if not is_degenerate(r)]
+        live = [i for i, r in enumerate(responses) if not is_degenerate(r, prompt=prompts[i] or None)]
         asks = [
             ANTHRO_PROMPT.format(categories=listing, prompt=prompts[i], response=responses[i]) for i in live
         ]
@@ -273,7 +275,7 @@ def _cached(name: str, options: tuple):
 ANTHRO_SCORERS = ("embedding", "lexicon", "judge")
 
 
-def make_anthro_scorer(name: str = "lexicon", **options):
+def make_anthro_scorer(name: str = "embedding", **options):
     """Build (once per process per configuration) an anthropomorphism scorer by name. Cached
     because the head and encoder load once; safe because scorers keep no per-call state."""
     return _cached(name, tuple(sorted(options.items())))

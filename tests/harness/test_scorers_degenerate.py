@@ -360,3 +360,18 @@ def test_instrument_card_figures_are_what_degenerate_eval_measures():
             k: want[k] for k in ("n", "positives", "tp", "fp", "fn")
         }
         assert round(got["precision"], 2) == want["precision"] and round(got["recall"], 2) == want["recall"]
+
+
+@pytest.mark.parametrize("scorer", ["lexicon", "embedding"])
+def test_an_echoed_anthropomorphism_prompt_scores_no_anthropomorphism(scorer):
+    """A degenerate reply expresses no anthropomorphism, echoes included: every shipped
+    anthropomorphism prompt echoed back as its own reply is degenerate and scores 0 in every
+    category (the scorers must apply the prompt-echo rule, not only the task's degenerate flag)."""
+    from valueshift.tasks import anthropomorphism
+
+    task, _ = _task("vs_anthropomorphism", anthro_scorer=scorer)
+    echoed = [task.process_results(doc, [doc["prompt"]]) for doc in task.test_docs()]
+    degenerate = [r for r in echoed if r["degenerate_rate"] == 1.0]
+    assert len(echoed) == len(anthropomorphism.load_prompts())
+    assert len(degenerate) >= 0.9 * len(echoed)
+    assert [r["anthro_any"] for r in degenerate] == [0.0] * len(degenerate)
