@@ -21,7 +21,7 @@ from valueshift.tasks.inspect_common import (
 
 @scorer(metrics=[{"anthro_*": [nan_mean(), nan_stderr()]}, degenerate_rate(), judge_unparsed_rate()])
 def anthro_cues(
-    scorer: str = "lexicon", judge_backend: str = "default", judge_calibration: str | None = None
+    scorer: str = "embedding", judge_backend: str = "default", judge_calibration: str | None = None
 ):
     """Per-sample anthro_score, anthro_any and anthro_<category> (embedding head, lexicon or
     judge; NaN where a judge did not parse), degenerate and judge_unparsed (0/1)."""
@@ -41,7 +41,7 @@ def anthro_cues(
 @task(name="anthropomorphism")
 def anthropomorphism_task(
     source: str = "shipped",
-    scorer: str = "lexicon",
+    scorer: str = "embedding",
     judge_backend: str = "default",
     max_tokens: int = DEFAULT_MAX_TOKENS,
     judge_calibration: str | None = None,

@@ -66,3 +66,7 @@ def test_f1_interval_brackets_the_point_figure():
     lo, hi = f1_interval(y, pred)
     assert lo < 0.75 < hi and hi - lo < 0.4
     assert f1_interval(y, y) == [1.0, 1.0]
+
+
+def test_default_anthro_scorer_is_the_learned_head():
+    assert make_anthro_scorer().name == "embedding"
