@@ -71,6 +71,11 @@ class HeadDefinition:
     C: float | None = (
         None  # set: one sklearn logistic regression per label with this inverse L2 strength (slower)
     )
+    class_weight: str | None = "balanced"  # sklearn class_weight of those logistic fits (C set)
+    # prior_shift: remove each label's training log prior odds from its probability (the threshold
+    # moves with it, so 0/1 predictions are unchanged). Why: probabilities then compare across labels
+    # (the 1-of-4 choice ranks values of one reply) instead of favouring frequent labels.
+    prior_shift: bool = False
     min_positives: int = 4  # fewer training positives: the label never fires (listed in the card)
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     evaluate: Callable[[], str] | None = None  # bench_detectors.py prints what it returns
@@ -192,7 +197,8 @@ def _fit_logistic(
     intercept = np.full(Y.shape[1], -30.0, np.float32)
     for j in range(Y.shape[1]):
         if Y[:, j].sum() >= defn.min_positives and (1 - Y[:, j]).sum() >= defn.min_positives:
-            lr = LogisticRegression(C=defn.C, class_weight="balanced", max_iter=1000).fit(Z, Y[:, j])
+            lr = LogisticRegression(C=defn.C, class_weight=defn.class_weight, max_iter=1000)
+            lr.fit(Z, Y[:, j])
             coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
     return coef, intercept, mean.astype(np.float32), scale.astype(np.float32)
 
@@ -243,7 +249,24 @@ def fit_with_thresholds(
     thresholds = np.array(
         [pick_threshold(Y[:, j], oof[:, j], defn.threshold) for j in range(Y.shape[1])], np.float32
     )
-    return _fit_weights(X, Y, defn), thresholds
+    weights = _fit_weights(X, Y, defn)
+    if defn.prior_shift:
+        weights, thresholds = shift_prior(weights, thresholds, Y.mean(0))
+    return weights, thresholds
+
+
+def shift_prior(
+    weights: tuple[np.ndarray, ...], thresholds: np.ndarray, prior: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Subtract logit(prior) from every trained label's decision and move its threshold by the same
+    amount in logit space: predictions at the thresholds are unchanged, probabilities lose the
+    label's base rate. Untrained labels (intercept -30: never fire) are left as they are."""
+    coef, intercept, mean, scale = weights
+    pr = np.clip(np.asarray(prior, np.float64), 1e-3, 1 - 1e-3)
+    shift = np.where(intercept > -30.0, np.log(pr / (1 - pr)), 0.0)
+    t = np.clip(thresholds.astype(np.float64), 1e-7, 1 - 1e-7)
+    new_t = 1.0 / (1.0 + np.exp(-(np.log(t / (1 - t)) - shift)))
+    return (coef, (intercept - shift).astype(np.float32), mean, scale), new_t.astype(np.float32)
 
 
 def loso_predictions(
@@ -270,6 +293,8 @@ def build_head(
         "untrained_labels": untrained,
         "alpha": defn.alpha,
         "C": defn.C,
+        "class_weight": defn.class_weight if defn.C is not None else None,
+        "prior_shift": defn.prior_shift,
         "threshold_rule": asdict(defn.threshold),
     }
     return LinearHead(

@@ -87,7 +87,7 @@ class HeadValueExtractor(Extractor):
     def _extract_batch(self, items: Sequence[ExtractionItem]) -> list[ExtractionResult]:
         from valueshift.harness.scorers.degenerate import detect_degenerate
 
-        verdicts = [detect_degenerate(it.response) for it in items]
+        verdicts = [detect_degenerate(it.response, prompt=it.prompt) for it in items]
         live = [i for i, v in enumerate(verdicts) if not v.degenerate]
         results: list[ExtractionResult] = [
             ExtractionResult(frozenset(), (), json.dumps({"degenerate": v.reason})) for v in verdicts
