@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # Options read from lm-eval `--metadata` / Inspect task args, with their defaults.
 SCORER_OPTION_DEFAULTS: dict[str, Any] = {
     "refusal_detector": "embedding",  # strmatch | embedding (learned head) | judge
-    "anthro_scorer": "lexicon",  # embedding (learned head) | lexicon (baseline) | judge
+    "anthro_scorer": "embedding",  # embedding (learned head, the default everywhere) | lexicon (baseline) | judge
     "extractor": "embedding",  # embedding | lexicon | llm  (issue-3 extractor API)
     "judge_backend": "default",  # backend spec for judge scorers and the llm extractor
     "judge_calibration": None,  # `valueshift calibrate-judge --out` JSON: figures for the card

@@ -70,3 +70,16 @@ def test_f1_interval_brackets_the_point_figure():
 
 def test_default_anthro_scorer_is_the_learned_head():
     assert make_anthro_scorer().name == "embedding"
+
+
+def test_lm_eval_and_inspect_tasks_default_to_the_same_anthro_scorer():
+    """The lm-eval tasks' default options and `make_anthro_scorer()` name one scorer, so
+    `lm_eval --tasks value_crosstalk` and `inspect eval anthropomorphism` measure alike."""
+    import inspect as pyinspect
+
+    from valueshift.tasks.anthropomorphism import inspect_task
+    from valueshift.tasks.common import scorer_options
+
+    assert scorer_options({})["anthro_scorer"] == make_anthro_scorer().name == "embedding"
+    default = pyinspect.signature(inspect_task.anthropomorphism_task).parameters["scorer"].default
+    assert default == "embedding"
