@@ -70,7 +70,7 @@ def _builders(options: dict, metrics: set[str]) -> list[tuple[str, str, Any]]:
     if any(m.startswith("anthro_") for m in metrics):
         from valueshift.harness.scorers.anthro import make_anthro_scorer
 
-        aname = options.get("anthro_scorer", "lexicon")
+        aname = options.get("anthro_scorer", "embedding")  # tasks/common.py's default
         out.append(
             (
                 "anthropomorphism",
@@ -88,10 +88,20 @@ def _builders(options: dict, metrics: set[str]) -> list[tuple[str, str, Any]]:
         else:
             out.append(("value_extractor", ename, lambda: make_extractor(ename)))
     if any(m.split("/")[0] in ("degenerate", "degenerate_rate") for m in metrics):
-        from valueshift.harness.scorers.degenerate import DegenerateConfig
+        from valueshift.harness.scorers import degenerate
 
-        out.append(("degenerate", "degenerate", lambda: _ConfigOnly(DegenerateConfig())))
+        out.append(("degenerate", "degenerate", lambda: _Card(degenerate.instrument_card())))
     return out
+
+
+class _Card:
+    """A detector known only by its module-level card (the degenerate rule has no object)."""
+
+    def __init__(self, card: dict):
+        self.card = card
+
+    def instrument_card(self) -> dict:
+        return self.card
 
 
 class _ConfigOnly:

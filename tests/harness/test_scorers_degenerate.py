@@ -375,3 +375,14 @@ def test_an_echoed_anthropomorphism_prompt_scores_no_anthropomorphism(scorer):
     assert len(echoed) == len(anthropomorphism.load_prompts())
     assert len(degenerate) >= 0.9 * len(echoed)
     assert [r["anthro_any"] for r in degenerate] == [0.0] * len(degenerate)
+
+
+def test_results_carry_the_degenerate_rules_measured_card():
+    """The card that lands in a record's provenance for `degenerate_rate` is the rule's own card
+    (version and held-out figures), not a bare config that reads as "not measured"."""
+    from valueshift.harness.scorers.degenerate import DEGENERATE_VERSION, MEASURED
+    from valueshift.harness.scoring.instruments import instrument_cards
+
+    card = instrument_cards({"extractor": "lexicon"}, ["degenerate_rate"])["degenerate"]
+    assert card["version"] == DEGENERATE_VERSION and card["measured"] == MEASURED
+    assert card["kind"] == "degenerate"
