@@ -46,28 +46,16 @@ def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
 
 
 def degenerate_agreement(corpus) -> str:
-    """The degenerate rule (harness/scorers/degenerate.py, written before any label existed) against
-    the annotators' `degenerate` label, per source: nothing is trained, so every row is held out."""
-    from valueshift.harness.scorers.degenerate import is_degenerate
+    """The degenerate rule against the annotators' `degenerate` label, per source, with the sources
+    its rules were designed on apart from the held-out ones (harness/scorers/degenerate_eval.py),
+    the previous rule (v2) beside it."""
+    from valueshift.harness.scorers.degenerate_eval import baseline_config, format_table, score_rows, tally
 
-    counts: dict[str, list[int]] = {}
-    for it in corpus.labelled():
-        pred, gold = is_degenerate(it.response, prompt=it.prompt), bool(it.label.degenerate)
-        c = counts.setdefault(it.source, [0, 0, 0, 0])
-        c[0] += pred and gold
-        c[1] += pred and not gold
-        c[2] += gold and not pred
-        c[3] += 1
-    total = [sum(c[i] for c in counts.values()) for i in range(4)]
-    lines = [
-        "| source | n | labelled degenerate | rule: TP | FP | FN | precision | recall |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for source, (tp, fp, fn, n) in [*sorted(counts.items()), ("**all**", total)]:
-        prec = f"{tp / (tp + fp):.2f}" if tp + fp else "n/a"
-        rec = f"{tp / (tp + fn):.2f}" if tp + fn else "n/a"
-        lines.append(f"| {source} | {n} | {tp + fn} | {tp} | {fp} | {fn} | {prec} | {rec} |")
-    return "\n".join(lines)
+    items = corpus.labelled()
+    return "\n\n".join(
+        format_table(tally(score_rows(items, baseline_config(v))), f"Degenerate rule {v} (prompt passed)")
+        for v in ("v3", "v2")
+    )
 
 
 def main() -> int:
