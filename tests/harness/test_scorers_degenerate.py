@@ -23,6 +23,18 @@ def _task(name: str, **metadata):
     return task, next(iter(task.test_docs()))
 
 
+def model(*replies: str):
+    """Inspect's mock model scripted to answer with `replies`, in order."""
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    outs = []
+    for r in replies:
+        o = ModelOutput.from_content(model="mockllm/model", content=r)
+        o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        outs.append(o)
+    return get_model("mockllm/model", custom_outputs=outs)
+
+
 @pytest.mark.parametrize("detector", ["strmatch", "embedding"])
 def test_refusal_tasks_do_not_count_a_degenerate_loop(detector):
     for name, key in (("vs_refusal", "refusal_rate"), ("vs_over_refusal", "over_refusal_rate")):
@@ -60,15 +72,6 @@ def test_value_expression_and_sycophancy_generation_report_degenerate():
 
 def test_inspect_tasks_report_degenerate_rate(tmp_path):
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import ModelOutput, ModelUsage, get_model
-
-    def model(*replies):
-        outs = []
-        for r in replies:
-            o = ModelOutput.from_content(model="mockllm/model", content=r)
-            o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
-            outs.append(o)
-        return get_model("mockllm/model", custom_outputs=outs)
 
     for task, args in (
         ("refusal", {"subset": "unsafe", "detector": "strmatch"}),
@@ -186,17 +189,8 @@ def test_a_reply_that_echoes_the_prompt_is_degenerate_through_lm_eval(name, opti
 
 def test_a_reply_that_echoes_the_prompt_is_degenerate_through_inspect(tmp_path):
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
     from valueshift.tasks import anthropomorphism, refusal, value_expression
-
-    def model(*replies):
-        outs = []
-        for r in replies:
-            o = ModelOutput.from_content(model="mockllm/model", content=r)
-            o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
-            outs.append(o)
-        return get_model("mockllm/model", custom_outputs=outs)
 
     for task, args, first in (
         ("value_expression", {"extractor": "lexicon"}, value_expression.load_prompts()[0]["prompt"]),

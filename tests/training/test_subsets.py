@@ -75,6 +75,17 @@ def test_subsets_for_chosen_values_and_bad_value(tmp_path: Path, capsys):
     assert "telepathy" in capsys.readouterr().err
 
 
+def _honesty_diagnostics(tmp_path: Path, rows: list[dict]) -> dict:
+    """`extract` (lexicon) then `subsets --values honesty` on `rows`; the honesty diagnostics."""
+    data = tmp_path / "prefs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ext = tmp_path / "ext"
+    assert run_command(["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(ext),
+                        "--no-cache", "--quiet"]) == 0  # fmt: skip
+    assert run_command(["subsets", "--extractions", str(ext), "--values", "honesty"]) == 0
+    return json.loads((ext / "subsets" / "diagnostics.json").read_text())["values"]["honesty"]
+
+
 def test_subset_diagnostics_flag_hedging_flips_and_length(tmp_path: Path, capsys):
     """`subsets` reports per value the flipped share, the rewarded side's phrases, the length gap, and
     warns when the rewarded side is mostly hedging (the issue-12 honesty subset)."""
@@ -87,14 +98,8 @@ def test_subset_diagnostics_flag_hedging_flips_and_length(tmp_path: Path, capsys
         other = "Sure! Here is a long and detailed answer with many words about the topic you asked about."
         c, r = (other, hedge) if i % 3 else (hedge, other)
         rows.append({"prompt": f"Question {i}?", "chosen": c, "rejected": r})
-    data = tmp_path / "hedge.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ext = tmp_path / "ext"
-    assert run_command(["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(ext),
-                        "--no-cache", "--quiet"]) == 0  # fmt: skip
-    assert run_command(["subsets", "--extractions", str(ext), "--values", "honesty"]) == 0
+    diag = _honesty_diagnostics(tmp_path, rows)
     printed = capsys.readouterr().out
-    diag = json.loads((ext / "subsets" / "diagnostics.json").read_text())["values"]["honesty"]
     assert diag["pairs"] == 30
     assert abs(diag["flipped_share"] - 20 / 30) < 1e-9
     assert diag["hedging_share"] == 1.0 and diag["refusal_share"] == 0.0
@@ -119,13 +124,7 @@ def test_subset_diagnostics_count_prompt_echoes_as_degenerate(tmp_path: Path):
         rows.append(
             {"prompt": prompt, "chosen": prompt, "rejected": "Sure, send it over and I will read it."}
         )
-    data = tmp_path / "echo.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ext = tmp_path / "ext"
-    assert run_command(["extract", "--dataset", str(data), "--extractor", "lexicon", "--out", str(ext),
-                        "--no-cache", "--quiet"]) == 0  # fmt: skip
-    assert run_command(["subsets", "--extractions", str(ext), "--values", "honesty"]) == 0
-    diag = json.loads((ext / "subsets" / "diagnostics.json").read_text())["values"]["honesty"]
+    diag = _honesty_diagnostics(tmp_path, rows)
     assert diag["pairs"] == 12
     assert diag["degenerate_share"] == 1.0
     assert any("degenerate" in w for w in diag["warnings"])
