@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from valueshift.harness.scorers.degenerate import detect_degenerate
+from valueshift.harness.scorers.degenerate import detect_degenerate, last_user_message
 from valueshift.harness.scorers.refusal import StringMatchRefusalDetector
 
 _WORD = re.compile(r"[\w']+", re.UNICODE)
@@ -129,12 +129,9 @@ def top_phrases(
     return out
 
 
-def _last_user_text(prompt: Any) -> str | None:
+def _asked(prompt: Any) -> str | None:
     """The prompt as the degenerate rule reads it: subset rows store chat messages or plain text."""
-    if isinstance(prompt, list):
-        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-        return users[-1] if users else None
-    return prompt or None
+    return last_user_message(prompt) if isinstance(prompt, list) else prompt or None
 
 
 def diagnose(
@@ -158,7 +155,7 @@ def diagnose(
     hedges = [re.compile(p, re.IGNORECASE) for p in cfg.hedge_patterns]
     d.hedging_share = _share([any(h.search(t.replace("’", "'")) for h in hedges) for t in rewarded])
     d.refusal_share = _share([v.refused for v in StringMatchRefusalDetector().detect(rewarded)])
-    prompts = [_last_user_text(r.get("prompt")) for r in rows]  # a reply echoing its prompt is degenerate too
+    prompts = [_asked(r.get("prompt")) for r in rows]  # a reply echoing its prompt is degenerate too
     d.degenerate_share = _share(
         [detect_degenerate(t, prompt=p).degenerate for t, p in zip(rewarded, prompts, strict=True)]
     )

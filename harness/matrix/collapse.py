@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from valueshift.harness.matrix.config import MatrixConfig
 from valueshift.harness.matrix.groups import Row, Run, is_generation_task
 from valueshift.harness.results import ResultRecord, Sample
-from valueshift.harness.scorers.degenerate import degenerate_metrics, distinct_n
+from valueshift.harness.scorers.degenerate import degenerate_metrics, distinct_n, last_user_message
 
 
 @dataclass
@@ -70,11 +70,8 @@ def _asked(sample: Sample) -> str | None:
     stored multi-turn conversation (Inspect records keep it in extra["messages"]), else the
     sample's stored input (lm-eval: the rendered prompt), else None."""
     messages = sample.extra.get("messages") if isinstance(sample.extra, dict) else None
-    if isinstance(messages, list):
-        users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        if users and isinstance(users[-1], str):
-            return users[-1]
-    return sample.input or None
+    asked = last_user_message(messages)
+    return asked if asked is not None else sample.input or None
 
 
 def _pooled(run: Run, tasks: list[str]) -> tuple[float | None, int, list[str]]:

@@ -165,6 +165,15 @@ def _near_copy_loop(sentences: list[str], cfg: DegenerateConfig) -> bool:
     return copied / len(sets) >= cfg.near_share
 
 
+def last_user_message(messages: object) -> str | None:
+    """The text of the last user message of a chat (a list of {"role", "content"} dicts), the
+    prompt a reply answers, for the prompt-echo rule; None when there is no such text turn."""
+    if not isinstance(messages, list):
+        return None
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else None
+
+
 def _last_user_turn(prompt: str) -> str:
     """The last user turn of a transcript ("Human:" / "User:" turns), else the whole prompt."""
     parts = _LAST_USER.split(prompt)

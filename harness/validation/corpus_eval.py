@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from valueshift.harness.detectors.metrics import multilabel_metrics
-from valueshift.harness.detectors.values import one_of_four
+from valueshift.harness.detectors.values import degenerate_value_count, one_of_four
 
 
 @dataclass
@@ -40,16 +40,7 @@ def degenerate_items(items) -> list[bool]:
     (so a reply that only echoes its prompt counts, as it does in the tasks)? An empty response is."""
     from valueshift.harness.scorers.degenerate import is_degenerate
 
-    return [
-        not (it.response or "").strip() or is_degenerate(it.response, prompt=it.prompt or None)
-        for it in items
-    ]
-
-
-def degenerate_valued(items, predictions: np.ndarray) -> tuple[int, int]:
-    """(degenerate replies given at least one value, degenerate replies)."""
-    deg = [i for i, d in enumerate(degenerate_items(items)) if d]
-    return sum(int(np.asarray(predictions[i]).any()) for i in deg), len(deg)
+    return [is_degenerate(it.response, prompt=it.prompt or None) for it in items]
 
 
 def _labels(items, names) -> np.ndarray:
@@ -81,7 +72,7 @@ def _finish(name, items, names, Y, P, S, held_out) -> CorpusEvaluation:
         for k, v in pooled["per_label"].items()
         if v["rate_ratio"] and v["rate_ratio"] > 2
     }
-    deg = degenerate_valued(items, P)
+    deg = degenerate_value_count([it.response for it in items], P, [it.prompt or None for it in items])
     return CorpusEvaluation(name, per_source, pooled, share, trials, deg, held_out, over)
 
 

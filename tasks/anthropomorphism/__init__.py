@@ -79,7 +79,6 @@ def score_responses(
     """Per reply: anthro_score, anthro_any, anthro_<category> (NaN where a judge did not parse),
     `degenerate` (0/1), `judge_unparsed` (0/1) and `judge` (spec, None for offline scorers)."""
     from valueshift.harness.scorers import make_anthro_scorer
-    from valueshift.harness.scorers.degenerate import is_degenerate
 
     opts = scorer_options(options)
     name = opts["anthro_scorer"]
@@ -88,9 +87,9 @@ def score_responses(
     return [
         {
             **s.metrics(),
-            "degenerate": float(s.degenerate or is_degenerate(r, prompt=p)),
+            "degenerate": float(s.degenerate),  # each scorer applies the rule, prompt echo included
             "judge_unparsed": float(not s.parsed),
             "judge": judge,
         }
-        for s, r, p in zip(scores, responses, prompts or [None] * len(responses), strict=True)
+        for s in scores
     ]
