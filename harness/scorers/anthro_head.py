@@ -198,12 +198,14 @@ def head_card(card: dict, config: dict) -> dict:
 FEW_POSITIVES = 30  # below this many labelled positives a category's F1 is read with its interval
 
 
-def format_report(ev: dict, version: int = HEAD_VERSION, previous: dict | None = None) -> str:
-    """Markdown tables of a head's LOSO evaluation; `previous`: an older version's evaluation,
-    shown side by side (F1 only)."""
+def format_report(
+    ev: dict, version: int = HEAD_VERSION, previous: dict | None = None, previous_version: int | None = None
+) -> str:
+    """Markdown tables of a head's LOSO evaluation; `previous`: an older version's evaluation
+    (`previous_version`), shown side by side (F1 only)."""
     f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
     ci = lambda v: "" if not v.get("f1_ci95") else f" [{v['f1_ci95'][0]:.2f}-{v['f1_ci95'][1]:.2f}]"  # noqa: E731
-    prev = " | v1 F1" if previous else ""
+    prev = f" | v{previous_version or '?'} F1" if previous else ""
     lines = [
         f"Anthropomorphism head v{version}, {ev['on']}; present = intensity >= {ev['present_at_intensity']}; n = {ev['n']} {ev['sources']}",
         f"| category | labelled | head F1 [95% CI] | head P / R | head AUC | AUC vs >=1 | lexicon F1 [95% CI] | lexicon P / R{prev} |",
@@ -240,7 +242,7 @@ def shipped_report() -> str:
         return f"anthro-v{head.version}: no evaluation in its card; run `{FIGURES_COMMAND}`"
     older = [v for v in shipped_versions(HEAD_NAME) if v < head.version]
     prev = load_head(HEAD_NAME, older[-1]).card.get("evaluation") if older else None
-    return format_report(ev, head.version, prev)
+    return format_report(ev, head.version, prev, older[-1] if older else None)
 
 
 def _memo_path():
