@@ -33,7 +33,7 @@ VALUE_HEAD_VERSION = 3
 # unweighted), picks thresholds for F-0.7 (precision-leaning) and removes each value's training
 # base rate from its probability (prior shift): LOSO micro P 0.50 -> 0.51, R 0.37 -> 0.39, 1-of-4
 # 65.7 % -> 79.2 %, no value over 2x its labelled rate; held-out HH-RLHF F1 0.17 -> 0.13 (worse).
-# Tried and not kept (figures in /work/notes/h1-values.md): sentence-level (max / top-2 pooled)
+# Tried and not kept (figures in benchmarks/README.md, "Value extractors"): sentence-level (max / top-2 pooled)
 # scoring, top-2 / min / first-last pooling, anchor-similarity features, an MLP, LR+ridge average.
 # v1 and v2 files stay loadable with load_head("values", 1) / load_head("values", 2).
 VALUE_FEATURES = FeatureConfig(mean=True, max=True, prompt=False, lexicon=True)

@@ -7,7 +7,7 @@ v2 (shipped default of the `embedding` scorer): class-balanced logistic regressi
 inner leave-one-source-out F1 without a rate cap. v1 (ridge + Platt, rate cap 1.5) stays loadable
 (`load_head("anthro", 1)`). Why: on leave-one-source-out v1's ridge scores were well ranked (AUC
 0.79-0.94) but poorly calibrated across sources, so thresholds tuned on other sources missed; the
-balanced logistic fit moves category F1 from 0.05-0.49 to 0.34-0.78 (notes: /work/notes/h2-anthro.md).
+balanced logistic fit moves category F1 from 0.05-0.49 to 0.34-0.78 (figures: benchmarks/README.md, "Anthropomorphism").
 
 Binarisation: a category is *present* when its annotated intensity is >= 2 ("clear"). The
 guidelines define 1 as "faint / one conventional phrase", which is exactly the stock politeness
