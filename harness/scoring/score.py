@@ -72,7 +72,7 @@ class ScoreConfig:
     progress: bool = True  # progress bar (on a terminal) and the up-front estimate
     threads: int | None = None  # None: $OMP_NUM_THREADS, else the free cores (harness/threads.py)
     # One lm-eval call per model for all its leaf tasks (their generations batched together)
-    # instead of one per task (0.72x the time of per-task calls on the demo's scoring, interleaved;
+    # instead of one per task (0.79x the time of per-task calls on a demo checkpoint, interleaved, idle;
     # benchmarks/bench_score_batching.py); a failing call is re-run task by task.
     batch_tasks: bool = True
 
