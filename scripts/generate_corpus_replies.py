@@ -5,7 +5,14 @@ Why: the detectors must be validated on the kind of text they will score, includ
 default model's replies and what it writes after DPO (where degenerate text appears). Prompts from
 ../shared/data are stored as references; generated replies are stored inline (the team made them).
 
-Usage: python scripts/generate_corpus_replies.py --source smollm_anthrobench --n 250 --out FILE
+Usage: python scripts/generate_corpus_replies.py --prompts anthrobench --source smollm_anthrobench --n 250 --out FILE
+       python scripts/generate_corpus_replies.py --prompts team --source smollm_dpo \
+           --checkpoint runs/demo/checkpoints/empathy/seed-0 --tag empathy-s0 --n 20 --out FILE
+
+With --checkpoint (a `valueshift induce` output folder), replies come from that LoRA adapter on its
+base model (the default model when the recorded base folder is gone), under the system prompt the
+checkpoint is evaluated with, as `valueshift score` runs it; --tag keeps ids of several checkpoints
+apart.
 """
 
 from __future__ import annotations
@@ -49,6 +56,20 @@ def prompts_for(source: str, shared: Path, n: int, rng: random.Random) -> list[d
     return sorted(rng.sample(out, min(n, len(out))), key=lambda r: r["key"])
 
 
+def checkpoint_backend(folder: Path) -> tuple[str, str | None]:
+    """The backend spec and evaluation system prompt of an induce output folder."""
+    prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    base = prov.get("base_model")
+    if not base or not Path(base).is_dir():
+        from valueshift.harness.models.default_model import default_chat_model_path
+
+        base = str(default_chat_model_path())
+    # as harness/scoring/spec.py decides it for `valueshift score`
+    use_prompt = prov.get("arm") == "system_prompt_only" or bool(prov.get("eval_system_prompt"))
+    system = prov.get("system_prompt") if use_prompt else None
+    return f"hf:{base}@{folder}", system
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", choices=["anthrobench", "team"], required=True)
@@ -60,27 +81,40 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--checkpoint", type=Path, default=None, help="a `valueshift induce` output folder")
+    ap.add_argument("--tag", default="", help="id infix, e.g. the checkpoint's arm and seed")
     args = ap.parse_args()
+    system, backend_spec = None, args.backend
+    if args.checkpoint is not None:
+        backend_spec, system = checkpoint_backend(args.checkpoint)
     rows = prompts_for(args.prompts, args.shared, args.n, random.Random(args.seed))
     done = set()
     if args.out.exists():  # resume: keep finished replies, generate the rest
         done = {json.loads(x)["id"] for x in args.out.read_text(encoding="utf-8").splitlines() if x.strip()}
-    todo = [r for r in rows if f"{args.source}-{r['key']}" not in done]
-    backend = make_backend(args.backend)
+    prefix = f"{args.source}-{args.tag}-" if args.tag else f"{args.source}-"
+    todo = [r for r in rows if f"{prefix}{r['key']}" not in done]
+    backend = make_backend(backend_spec)
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed, batch_size=16
     )
     for start in range(0, len(todo), settings.batch_size):
         chunk = todo[start : start + settings.batch_size]
-        replies = backend.generate([[{"role": "user", "content": r["prompt"]}] for r in chunk], settings)
+        head = [{"role": "system", "content": system}] if system else []
+        replies = backend.generate(
+            [[*head, {"role": "user", "content": r["prompt"]}] for r in chunk], settings
+        )
         with args.out.open("a", encoding="utf-8") as fh:
             for r, text in zip(chunk, replies, strict=True):
                 item = {
-                    "id": f"{args.source}-{r['key']}",
+                    "id": f"{prefix}{r['key']}",
                     "source": args.source,
                     "text": text,
-                    "generator": {"backend": args.backend, **settings.to_dict()},
+                    "generator": {"backend": backend_spec, **settings.to_dict()},
                 }
+                if args.checkpoint is not None:
+                    item["generator"].update(
+                        checkpoint=args.tag or args.checkpoint.name, system_prompt=system
+                    )
                 if "prompt_ref" in r:
                     item["prompt_ref"] = r["prompt_ref"]
                 else:

@@ -378,7 +378,9 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
 MEASURED = {
     "on": "team corpus degenerate labels (harness/validation/corpus), prompt passed",
     "design_sources": ["hh_rlhf", "probes", "smollm_anthrobench"],
-    "held_out": {"n": 600, "positives": 18, "tp": 8, "fp": 2, "fn": 10, "precision": 0.8, "recall": 0.44},
+    # corpus rounds 6-7 (2026-12-04) added held-out sources: DPO checkpoints' replies (smollm_dpo:
+    # 13 of 17 caught, no false alarm) and 500 team-written normal replies (no false alarm)
+    "held_out": {"n": 1244, "positives": 35, "tp": 21, "fp": 2, "fn": 14, "precision": 0.91, "recall": 0.6},
     "design": {"n": 1420, "positives": 69, "tp": 63, "fp": 0, "fn": 6, "precision": 1.0, "recall": 0.91},
 }
 
