@@ -117,7 +117,13 @@ def register(subparsers) -> None:
         help="extra recipe override for every induction (repeatable), e.g. --induce-set max_pairs=16",
     )
     p.add_argument("--tasks", default=None, help="lm-eval tasks to score (default: value_crosstalk)")
-    p.add_argument("--score-limit", type=int, default=None, help="prompts per task (default 8)")
+    p.add_argument(
+        "--score-limit",
+        type=int,
+        default=None,
+        help="prompts per task (default 30; sycophancy and QA at most 10: "
+        "`score_task_limits` in a --config file)",
+    )
     p.add_argument(
         "--max-new-tokens", type=int, default=None, help="generation length when scoring (default 40)"
     )

@@ -44,7 +44,14 @@ class DemoConfig:
     induce_overrides: list[str] = field(default_factory=lambda: ["max_length=256", "save_steps=3"])
     min_subset: int = 4  # fewer pairs than this and a value cannot be induced meaningfully
     tasks: list[str] = field(default_factory=lambda: ["value_crosstalk"])
-    score_limit: int | None = 8  # prompts per task
+    # 30 prompts per generation task: the matrix's `min_prompts` for a verdict, and a degenerate rate
+    # resolved to ~1 point per model (120 replies) instead of ~3 (32 replies at 8 per task); the two
+    # log-likelihood tasks (sycophancy, QA), which no claim reads, score 10 items each to keep the
+    # demo under 15 minutes on 2 cores (benchmarks/README.md, "End-to-end demo")
+    score_limit: int | None = 30  # prompts per task
+    score_task_limits: dict[str, int] = field(
+        default_factory=lambda: {"vs_sycophancy": 10, "vs_qa_offline": 10}
+    )  # per leaf task, overriding score_limit
     max_new_tokens: int | None = 40
     leaderboard: bool = True
     stages: list[str] = field(default_factory=lambda: list(STAGES))
@@ -75,6 +82,12 @@ class DemoConfig:
             raise DemoError("values: name at least one value to induce")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
             raise DemoError(f"seeds: give distinct non-negative integers, got {self.seeds}")
+        from valueshift.harness.scoring.score import ScoreError, check_task_limits
+
+        try:
+            check_task_limits(self.score_task_limits)
+        except ScoreError as exc:
+            raise DemoError(f"score_task_limits: {exc}") from None
         from valueshift.harness.taxonomy import load_taxonomy
 
         names = load_taxonomy().names

@@ -120,8 +120,16 @@ def s_score(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
     # distinct ids per run: `resolve_model` names a checkpoint by its seed group and training seed
     models = [upstream["model"]["model"]] + [resolve_model(run) for run in upstream["induce"]["runs"]]
     store = out / RESULTS_FILE
-    score_cfg = ScoreConfig(
-        lm_eval_tasks=list(cfg.tasks), limit=cfg.score_limit, max_new_tokens=cfg.max_new_tokens
+    score_cfg = ScoreConfig.from_dict(
+        {
+            "lm_eval_tasks": list(cfg.tasks),
+            "limit": cfg.score_limit,
+            # a per-task limit never exceeds score_limit (a quick run stays quick)
+            "task_limits": {
+                k: min(v, cfg.score_limit) if cfg.score_limit else v for k, v in cfg.score_task_limits.items()
+            },
+            "max_new_tokens": cfg.max_new_tokens,
+        }
     )
     summaries = score_models(models, store, score_cfg)
     failed = [f"{s.model_id} {o.task}: {o.error}" for s in summaries for o in s.failed]
@@ -171,7 +179,7 @@ STAGE_INPUTS = {
     "extract": ("dataset", "pairs_file", "pair_limit", "extractor"),
     "subsets": ("values", "min_subset"),
     "induce": ("values", "arms", "seeds", "model", "recipe", "max_steps", "induce_overrides"),
-    "score": ("tasks", "score_limit", "max_new_tokens"),
+    "score": ("tasks", "score_limit", "score_task_limits", "max_new_tokens"),
     "matrix": (),
     "leaderboard": ("leaderboard",),
 }

@@ -8,7 +8,7 @@ every induced value raises this kind of language, so the scorer reports each cat
 per sample, so paired statistics work); `anthro_any` = 1 when any category fires.
 
 Three scorers share `score(responses, prompts=None) -> list[AnthroScore]`:
-- `embedding` (default, offline): the learned per-category head (`anthro_head.py`, anthro-v2),
+- `embedding` (default, offline): the learned per-category head (`anthro_head.py`, anthro-v3),
   trained on the team corpus's blind labels and measured leave-one-source-out (its
   `instrument_card()`); it beats the lexicon's held-out F1 on internal_states, personhood and
   relationship and ties it on validation (0.78 both), so it is the default;

@@ -9,7 +9,7 @@ import sys
 from valueshift.harness.contracts import ARMS
 from valueshift.harness.errors import InputError
 from valueshift.harness.scoring.runners import TaskNotFound
-from valueshift.harness.scoring.score import ScoreConfig, ScoreError, score_models
+from valueshift.harness.scoring.score import ScoreConfig, ScoreError, check_task_limits, score_models
 from valueshift.harness.scoring.spec import ModelSpecError
 from valueshift.harness.yaml_config import ConfigError, load_dataclass_config
 
@@ -45,6 +45,12 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
         v = getattr(args, name)
         if v is not None:
             setattr(cfg, name, v)
+    for item in args.task_limit or []:
+        name, sep, n = item.partition("=")
+        if not sep or not name or not n.strip().isdigit():
+            raise ScoreError(f"--task-limit {item!r}: expected TASK=N, e.g. vs_qa_offline=10")
+        cfg.task_limits[name] = int(n)
+    cfg.task_limits = check_task_limits(cfg.task_limits)
     if args.id:
         cfg.model_id = args.id
     if cfg.batch_size != "auto" and not str(cfg.batch_size).isdigit():
@@ -114,6 +120,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--include-path", default=None, help="extra lm-eval task folder")
     p.add_argument("--limit", type=int, default=None, help="samples per task (for quick runs)")
+    p.add_argument(
+        "--task-limit",
+        action="append",
+        default=None,
+        metavar="TASK=N",
+        help="samples for one leaf task, overriding --limit for it (repeatable), e.g. vs_qa_offline=10",
+    )
     p.add_argument(
         "--max-new-tokens",
         type=int,

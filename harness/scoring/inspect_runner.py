@@ -18,7 +18,7 @@ from typing import Any
 
 from valueshift.harness.fileio import sha256_json
 from valueshift.harness.paths import cache_dir
-from valueshift.harness.scoring.plan import PlannedTask, effective_max_new_tokens
+from valueshift.harness.scoring.plan import PlannedTask, effective_max_new_tokens, task_limit
 from valueshift.harness.scoring.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,14 @@ def plan_inspect(tasks: list[str], spec: ModelSpec, run: dict) -> list[PlannedTa
             "apply_chat_template": True,
             "chat_template_sha": run.get("chat_template_sha"),
             "system_prompt": spec.system_prompt,
-            "limit": run.get("limit"),
+            "limit": task_limit(name, run),
             "dtype": run.get("dtype"),
         }
         n = None
         if task is not None:
             n = len(task.dataset) * (task.epochs or 1)
-            if run.get("limit"):
-                n = min(n, int(run["limit"]) * (task.epochs or 1))
+            if gen["limit"]:
+                n = min(n, gen["limit"] * (task.epochs or 1))
         version = str(task.version) if task is not None else "unknown"
         data = dataset_hash(task) if task is not None else None
         out.append(PlannedTask("inspect", name, task if task is not None else ref, version, data, gen, n))
@@ -187,7 +187,7 @@ class InspectRunner:
                 model=name,
                 model_args=args,
                 model_base_url=base_url,
-                limit=self.run_cfg.get("limit"),
+                limit=planned.generation.get("limit"),
                 log_dir=str(cache_dir() / "inspect-logs" / self.spec.cache_key()),
                 display="none",
                 fail_on_error=False,

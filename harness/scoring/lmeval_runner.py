@@ -18,7 +18,7 @@ from typing import Any
 
 from valueshift.harness.fileio import sha256_json
 from valueshift.harness.paths import cache_dir
-from valueshift.harness.scoring.plan import PlannedTask, effective_max_new_tokens
+from valueshift.harness.scoring.plan import PlannedTask, effective_max_new_tokens, task_limit
 from valueshift.harness.scoring.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,9 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
     for name, task in _load(names, run.get("include_path")).items():
         otype = str(task.get_config("output_type"))
         n = len(task.eval_docs)
-        if run.get("limit"):
-            n = min(n, int(run["limit"]))
+        limit = task_limit(name, run)
+        if limit:
+            n = min(n, limit)
         gen: dict[str, Any] = {"harness": "lm-eval", "output_type": otype}
         if otype == "generate_until":
             gk = dict(task.config.generation_kwargs or {})
@@ -114,7 +115,7 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
             apply_chat_template=bool(run.get("apply_chat_template", True)),
             chat_template_sha=run.get("chat_template_sha"),
             system_prompt=spec.system_prompt,
-            limit=run.get("limit"),
+            limit=limit,
             dtype=run.get("dtype"),
         )
         unsupported = ""
@@ -246,11 +247,18 @@ class LmEvalRunner:
 
     def _simple_evaluate(self, lm_eval, lm, planned: list[PlannedTask], mnt: int | None) -> dict:
         names = [p.name for p in planned]
+        limits = {p.generation.get("limit") for p in planned}
+        # one limit for the call, or (per-task limits) lm-eval's `samples`: the first n documents of
+        # each task, the same documents `limit=n` selects
+        limit, samples = (next(iter(limits)), None) if len(limits) == 1 else (None, {})
+        if samples is not None:
+            samples = {p.name: list(range(p.n_docs or 0)) for p in planned}
         return lm_eval.simple_evaluate(
             model=lm,
             tasks=names,
             task_manager=lmeval_task_manager(self.run_cfg.get("include_path"), tuple(names)),
-            limit=self.run_cfg.get("limit"),
+            limit=limit,
+            samples=samples,
             use_cache=lmeval_cache_path(self.spec) if self.use_cache else None,
             log_samples=True,
             system_instruction=self.spec.system_prompt,

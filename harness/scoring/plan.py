@@ -45,6 +45,13 @@ class PlannedTask:
         return compute_record_id(model_id, self.name, self.version, self.generation, seeds)
 
 
+def task_limit(name: str, run: dict) -> int | None:
+    """Documents per task: `task_limits[name]` when the run names this leaf task, else `limit`."""
+    per_task = run.get("task_limits") or {}
+    limit = per_task.get(name, run.get("limit"))
+    return int(limit) if limit else None
+
+
 def effective_max_new_tokens(
     task_max: int | None, override: int | None, cpu_cap: int | None, on_cpu: bool, min_needed: int | None
 ) -> int | None:

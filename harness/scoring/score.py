@@ -54,6 +54,9 @@ class ScoreConfig:
     inspect_tasks: list[str] = field(default_factory=list)
     include_path: str | None = None  # extra lm-eval task folders
     limit: int | None = None
+    # documents per named leaf task, overriding `limit` for it (e.g. fewer log-likelihood items than
+    # generation prompts in a quick run); a task's limit is part of its record's identity
+    task_limits: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int | None = None  # None: each task's own setting (capped on CPU, below)
     cpu_max_new_tokens: int | None = CPU_MAX_NEW_TOKENS  # CPU cap where a task needs no more; None: off
     batch_size: int | str = "auto"  # auto: CPU_BATCH_SIZE on CPU, lm-eval's measurement on GPU
@@ -81,7 +84,25 @@ class ScoreConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ScoreError(f"score config: unknown keys {sorted(unknown)}")
-        return cls(**d)
+        cfg = cls(**d)
+        cfg.task_limits = check_task_limits(cfg.task_limits)
+        return cfg
+
+
+def check_task_limits(limits: object) -> dict[str, int]:
+    """`task_limits` as {leaf task name: positive int}, or a ScoreError naming the bad entry."""
+    if not isinstance(limits, dict):
+        raise ScoreError(
+            f"task_limits: expected a mapping of task name to a number of documents, got {limits!r}"
+        )
+    out = {}
+    for name, n in limits.items():
+        if not isinstance(name, str) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ScoreError(
+                f"task_limits: {name!r}: expected a positive whole number of documents, got {n!r}"
+            )
+        out[name] = n
+    return out
 
 
 @dataclass
@@ -142,7 +163,11 @@ def _stored(store: ResultsStore, spec: ModelSpec) -> list[ResultRecord]:
     return out
 
 
-def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask, threads: dict) -> dict:
+def _provenance(
+    spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask, threads: dict, call: list[str]
+) -> dict:
+    """`call`: the tasks whose generations ran in the same harness call as `t`'s (batching can
+    change padding, hence an occasional greedy reply), so a record says how it was produced."""
     metrics = list(payload["metrics"])
     prov = {
         "valueshift_version": __version__,
@@ -155,6 +180,7 @@ def _provenance(spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask
         "score_config": {k: v for k, v in asdict(cfg).items() if k not in ("rescore", "progress")},
         "instruments": instrument_cards(payload.get("scorer_options"), metrics),
         "threads": threads,
+        "harness_call": {"tasks": call, "batched": len(call) > 1},
     }
     for extra in ("higher_is_better", "n_samples", "config_hash", "inspect_metrics", "scorer_options"):
         if payload.get(extra) is not None:
@@ -176,6 +202,7 @@ class _Model:
         self.batch = int(batch) if str(batch).isdigit() else batch
         run = {
             "limit": cfg.limit,
+            "task_limits": dict(cfg.task_limits),
             "max_new_tokens": cfg.max_new_tokens,
             "cpu_max_new_tokens": cfg.cpu_max_new_tokens,
             "on_cpu": self.on_cpu,
@@ -280,7 +307,7 @@ def _payload(t: PlannedTask, raw, cfg: ScoreConfig) -> tuple[dict, dict]:
 
 def _store(
     m: _Model, t: PlannedTask, payload: dict, generation: dict, cfg: ScoreConfig, store: ResultsStore,
-    new_generations: int, seconds: float,
+    new_generations: int, seconds: float, call: list[str] | None = None,
 ) -> TaskOutcome:  # fmt: skip
     """Append task `t`'s record (replacing a stale or rescored one) and say what happened."""
     spec = m.spec
@@ -292,7 +319,7 @@ def _store(
         samples=payload["samples"],
         generation=generation,
         seeds=m.seeds,
-        provenance=_provenance(spec, cfg, payload, t, m.threads),
+        provenance=_provenance(spec, cfg, payload, t, m.threads, call or [t.name]),
     )
     store.append(rec, replace=cfg.rescore or status == "stale")
     label = {"stale": "rerun"}.get(status, "rescored" if cfg.rescore and prior else "scored")
@@ -350,7 +377,7 @@ def _run_group(
     news = apportion(total, [t.n_generations for t in group])
     share = (time.perf_counter() - t0) / len(group)  # one call: each task gets an even share
     return [
-        _store(m, t, payload, generation, cfg, store, n, share)
+        _store(m, t, payload, generation, cfg, store, n, share, call=[g.name for g in group])
         for t, (payload, generation), n in zip(group, parts, news, strict=True)
     ]
 

@@ -39,21 +39,24 @@ def test_degenerate_reply_scores_zero():
     assert s.degenerate and s.score == 0.0 and s.any == 0.0
 
 
-def test_v2_is_shipped_default_and_v1_still_loads():
-    latest, v1 = head.load_head("anthro"), head.load_head("anthro", 1)
-    assert latest.version == 2 and v1.version == 1
+def test_v3_is_shipped_default_and_older_versions_still_load():
+    latest, v1, v2 = head.load_head("anthro"), head.load_head("anthro", 1), head.load_head("anthro", 2)
+    assert (latest.version, v1.version, v2.version) == (3, 1, 2)
     assert latest.card["training_command"] == "valueshift train-detectors --only anthro"
-    assert make_anthro_scorer("embedding").config()["head"] == "anthro-v2"
-    X = v1.featurizer().transform([])
-    assert v1.predict(X).shape == (0, 4)
+    assert make_anthro_scorer("embedding").config()["head"] == "anthro-v3"
+    for old in (v1, v2):
+        assert old.predict(old.featurizer().transform([])).shape == (0, 4)
 
 
-def test_shipped_report_shows_lexicon_v1_positives_and_intervals():
+def test_shipped_report_shows_lexicon_previous_version_and_intervals():
     from valueshift.harness.scorers.anthro_head import shipped_report
 
     text = shipped_report()
-    assert "v1 F1" in text and "lexicon F1" in text and "leave-one-source-out" in text
-    assert "relationship (< 30 positives)" in text and "[" in text
+    assert "v2 F1" in text and "lexicon F1" in text and "leave-one-source-out" in text and "[" in text
+    # a category with fewer than 30 labelled positives is marked as such
+    ev = head.load_head("anthro").card["evaluation"]
+    few = {c for c, row in ev["pooled"].items() if row["head"]["labelled"] < 30}
+    assert all(f"{c} (< 30 positives)" in text for c in few)
 
 
 def test_f1_interval_brackets_the_point_figure():

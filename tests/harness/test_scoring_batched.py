@@ -5,11 +5,13 @@ cannot lose the others (the call is re-run task by task)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from valueshift.harness.results import read_results
 from valueshift.harness.scoring import ScoreConfig, score_model
+from valueshift.harness.scoring.score import ScoreError
 
 TASK = """
 task: {name}
@@ -84,6 +86,12 @@ def test_one_call_for_all_tasks_gives_the_records_of_one_call_per_task(env, tiny
     got, want = _records(tmp_path / "t.jsonl"), _records(tmp_path / "a.jsonl")
     assert set(got) == {"bt_a", "bt_b"} and got == want
     assert [o.task for o in together.outcomes] == [o.task for o in alone.outcomes]
+    calls = {
+        p: {r.task.name: r.provenance["harness_call"] for r in read_results(tmp_path / p)}
+        for p in ("t.jsonl", "a.jsonl")
+    }
+    assert calls["t.jsonl"] == {n: {"tasks": names, "batched": True} for n in names}
+    assert calls["a.jsonl"] == {n: {"tasks": [n], "batched": False} for n in names}
 
 
 def test_a_broken_task_in_the_shared_call_does_not_lose_the_others(env, tiny_model_path, tmp_path):
@@ -93,3 +101,24 @@ def test_a_broken_task_in_the_shared_call_does_not_lose_the_others(env, tiny_mod
     assert status == {"bt_a": "scored", "bt_broken": "failed", "bt_b": "scored"}
     assert "scorer broke" in next(o.error for o in summary.outcomes if o.task == "bt_broken")
     assert set(_records(store)) == {"bt_a", "bt_b"}
+    # the shared call failed, so each task re-ran alone, and its record says so
+    assert {r.provenance["harness_call"]["batched"] for r in read_results(store)} == {False}
+
+
+def test_per_task_limits_in_one_call_match_one_call_per_task(env, tiny_model_path, tmp_path):
+    """`task_limits` (lm-eval's `samples` in the shared call) takes the same first documents as
+    `limit` does in a call of its own, and the record says how many were scored."""
+    names = ["bt_a", "bt_b"]
+    cfg = lambda batch: replace(_cfg(env, names, batch), task_limits={"bt_a": 2})  # noqa: E731
+    score_model(str(tiny_model_path), tmp_path / "t.jsonl", cfg(True))
+    score_model(str(tiny_model_path), tmp_path / "a.jsonl", cfg(False))
+    got, want = _records(tmp_path / "t.jsonl"), _records(tmp_path / "a.jsonl")
+    assert got == want
+    assert [len(got[n][1]) for n in names] == [2, 3]
+    recs = {r.task.name: r for r in read_results(tmp_path / "t.jsonl")}
+    assert recs["bt_a"].generation["limit"] == 2 and recs["bt_b"].generation["limit"] == 3
+
+
+def test_bad_task_limits_are_named():
+    with pytest.raises(ScoreError, match="'bt_a'.*positive whole number"):
+        ScoreConfig.from_dict({"task_limits": {"bt_a": 0}})

@@ -78,3 +78,15 @@ def test_base_reply_cache_is_keyed_by_model_content_and_settings(tiny_model_path
     assert BaseRepliesCache(base_replies_key(h, other), root).load() is None
     cache.path.write_text("{not json")
     assert cache.load() is None  # a broken entry is a miss, not an error
+
+
+def test_guard_judges_each_reply_next_to_its_probe_prompt():
+    """The guard applies the project's degenerate rule with the prompt, as the scored tasks do: a
+    reply that only echoes its probe prompt is degenerate (the prompt-echo rule needs the prompt)."""
+    from valueshift.training.induce.trainer import CollapseGuard
+
+    asks = ["Tell me about the history of the lighthouse on the northern cliffs please",
+            "What should I cook tonight for a family of four with rice and beans"]  # fmt: skip
+    guard = CollapseGuard(None, [[{"role": "user", "content": a}] for a in asks], 1, 8, 0.25)
+    echo = [asks[0], "Rice and beans with a little garlic and onion make a filling dinner for four."]
+    assert guard.rate(echo) == 0.5

@@ -28,7 +28,7 @@ from transformers import TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import DPOTrainer
 
-from valueshift.harness.scorers.degenerate import detect_degenerate
+from valueshift.harness.scorers.degenerate import detect_degenerate, last_user_message
 from valueshift.training.induce.guard_cache import BaseRepliesCache, base_replies_key
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,13 @@ class CollapseGuard(TrainerCallback):
         texts = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         return self.rate(texts), texts
 
-    @staticmethod
-    def rate(texts: list[str]) -> float:
-        """Share of degenerate replies (the project's one definition, harness/scorers/degenerate.py)."""
-        return sum(detect_degenerate(t).degenerate for t in texts) / len(texts)
+    def rate(self, texts: list[str]) -> float:
+        """Share of degenerate replies (the project's one definition, harness/scorers/degenerate.py),
+        each judged next to the probe prompt it answers, so the prompt-echo rule applies here as in
+        the scored tasks."""
+        prompts = [last_user_message(p) for p in self.prompts]
+        verdicts = [detect_degenerate(t, prompt=p) for t, p in zip(texts, prompts, strict=True)]
+        return sum(v.degenerate for v in verdicts) / len(texts)
 
     def _base_cache(self, model) -> BaseRepliesCache | None:
         if self.model_hash is None:
