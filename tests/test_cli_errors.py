@@ -113,7 +113,11 @@ def test_the_projects_input_errors_share_one_base():
     [
         ("demo", "values: empathy\nscore_limt: 8\n", "bad.yaml:2: unknown DemoConfig field 'score_limt'"),
         ("demo", "score_limit: many\n", "bad.yaml:1: score_limit: expected an integer"),
-        ("demo", "score_task_limits: {vs_qa_offline: 0}\n", "'vs_qa_offline': expected a positive whole number"),
+        (
+            "demo",
+            "score_task_limits: {vs_qa_offline: 0}\n",
+            "'vs_qa_offline': expected a positive whole number",
+        ),
     ],
 )
 def test_config_files_are_checked_before_anything_runs(tmp_path: Path, capsys, command, text, message):
