@@ -36,6 +36,14 @@ CORPUS_DIR = Path(__file__).resolve().parents[1] / "validation" / "corpus"
 SHARED_DATA_ENV = "VALUESHIFT_SHARED_DATA"
 ANTHRO_CATEGORIES = ("internal_states", "personhood", "relationship", "validation")
 REFUSAL_LABELS = ("full", "partial", "none")
+# sources whose replies the team wrote to show the labels (DATASHEET.md, "Known limits"): cleaner
+# than text in the wild, so figures are also reported over the other ("natural") sources alone
+WRITTEN_SOURCES = ("team_written",)  # name prefixes
+
+
+def is_written_source(source: str) -> bool:
+    return str(source).startswith(WRITTEN_SOURCES)
+
 
 HH_FILE = "hh_rlhf_harmless_test/harmless-base_test.jsonl.gz"
 XSTEST_FILES = {

@@ -57,6 +57,17 @@ class ThresholdRule:
     beta: float = 1.0
     max_rate_ratio: float = 1.5
     default: float = 0.5  # used when a label has too few positives to tune
+    # sources (by name prefix) whose rows train the weights but not the thresholds. Why: text written
+    # to show the labels (the corpus's `team_written_*` sources) is cleaner and more explicit than text
+    # in the wild, and thresholds fitted with it fire too readily on natural replies.
+    exclude_sources: tuple[str, ...] = ()
+
+    def tuning_rows(self, groups: np.ndarray) -> np.ndarray:
+        """Mask of the rows thresholds are picked on (all rows when the exclusion leaves none)."""
+        if not self.exclude_sources:
+            return np.ones(len(groups), bool)
+        keep = ~np.array([str(g).startswith(self.exclude_sources) for g in groups], bool)
+        return keep if keep.any() else np.ones(len(groups), bool)
 
 
 @dataclass
@@ -246,8 +257,9 @@ def fit_with_thresholds(
     oof = np.zeros(Y.shape, np.float32)
     for tr, te in inner_splits(groups, len(X)):
         oof[te] = _proba(_fit_weights(X[tr], Y[tr], defn), X[te])
+    rows = defn.threshold.tuning_rows(groups)
     thresholds = np.array(
-        [pick_threshold(Y[:, j], oof[:, j], defn.threshold) for j in range(Y.shape[1])], np.float32
+        [pick_threshold(Y[rows, j], oof[rows, j], defn.threshold) for j in range(Y.shape[1])], np.float32
     )
     weights = _fit_weights(X, Y, defn)
     if defn.prior_shift:

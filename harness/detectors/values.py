@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from valueshift.harness.detectors.corpus import WRITTEN_SOURCES
 from valueshift.harness.detectors.features import FeatureConfig
 from valueshift.harness.detectors.heads import HeadDefinition, ThresholdRule, register_head
 from valueshift.harness.taxonomy import load_taxonomy
@@ -35,9 +36,12 @@ VALUE_HEAD_VERSION = 4
 # 65.7 % -> 79.2 %, no value over 2x its labelled rate; held-out HH-RLHF F1 0.17 -> 0.13 (worse).
 # Tried and not kept (figures in benchmarks/README.md, "Value extractors"): sentence-level (max / top-2 pooled)
 # scoring, top-2 / min / first-last pooling, anchor-similarity features, an MLP, LR+ridge average.
-# v4 (2026-12-04) is the v3 recipe fitted on corpus rounds 6-7 as well (2,664 items: two team-written
-# sources with positives of the values that were almost only in HH-RLHF, and DPO-checkpoint replies):
-# LOSO micro P 0.51 -> 0.53, R 0.39 -> 0.45, 1-of-4 79.2 % -> 84.0 % (over the larger corpus).
+# v4 (2026-12-04): the v3 recipe fitted on corpus rounds 6-7 as well (2,664 items: two team-written
+# sources with positives of the values that were almost only in HH-RLHF, and DPO-checkpoint replies),
+# with thresholds picked on the natural sources' out-of-fold rows only (the team-written rows train
+# the weights). On the natural sources, leave-one-source-out: micro P 0.59, R 0.40, 1-of-4 84.9 %
+# (v3 on its 8 sources: 0.51 / 0.39 / 79.2 %); with thresholds on all rows P fell to 0.46 (R 0.48):
+# clean written text pulls thresholds down. That choice was made after seeing those outer figures.
 # v1, v2 and v3 files stay loadable with load_head("values", N).
 VALUE_FEATURES = FeatureConfig(mean=True, max=True, prompt=False, lexicon=True)
 
@@ -75,7 +79,7 @@ VALUE_DEFINITION = register_head(
         C=0.01,
         class_weight=None,
         prior_shift=True,
-        threshold=ThresholdRule(beta=0.7, max_rate_ratio=1.0),
+        threshold=ThresholdRule(beta=0.7, max_rate_ratio=1.0, exclude_sources=WRITTEN_SOURCES),
         card_metrics=value_card_metrics,
         description="Which of the paper's 16 values a response expresses (multi-label), from MiniLM sentence "
         "embeddings (mean and max over sentences) and lexicon cue flags; one logistic regression per value, "

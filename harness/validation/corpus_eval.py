@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from valueshift.harness.detectors.corpus import is_written_source
 from valueshift.harness.detectors.metrics import multilabel_metrics
 from valueshift.harness.detectors.values import degenerate_value_count, one_of_four
 
@@ -33,6 +34,9 @@ class CorpusEvaluation:
     degenerate_valued: tuple[int, int]  # (degenerate replies given a value, degenerate replies)
     held_out: str  # how the rows were kept out of training
     over_2x: dict[str, float] = field(default_factory=dict)
+    # pooled over the natural sources only (the team-written ones left out), with its 1-of-4
+    natural: dict[str, Any] | None = None
+    natural_one_of_four: float | None = None
 
 
 def degenerate_items(items) -> list[bool]:
@@ -73,7 +77,12 @@ def _finish(name, items, names, Y, P, S, held_out) -> CorpusEvaluation:
         if v["rate_ratio"] and v["rate_ratio"] > 2
     }
     deg = degenerate_value_count([it.response for it in items], P, [it.prompt or None for it in items])
-    return CorpusEvaluation(name, per_source, pooled, share, trials, deg, held_out, over)
+    nat = np.array([not is_written_source(g) for g in sources], bool)
+    natural, nat_share = None, None
+    if nat.any() and not nat.all():
+        natural = multilabel_metrics(Y[nat], P[nat], names)
+        nat_share, _ = one_of_four(Y[nat], S[nat])
+    return CorpusEvaluation(name, per_source, pooled, share, trials, deg, held_out, over, natural, nat_share)
 
 
 def evaluate_head_loso(corpus, featurizer=None) -> CorpusEvaluation:
@@ -138,4 +147,11 @@ def format_evaluations(evals: list[CorpusEvaluation]) -> str:
             f"**{fmt(mi['f1'])}** | **{fmt(None if e.one_of_four is None else 100 * e.one_of_four, 1)} %** ({e.one_of_four_trials}) | {over} | "
             f"{e.degenerate_valued[0]} of {e.degenerate_valued[1]} |"
         )
+        if e.natural is not None:
+            mi = e.natural["micro"]
+            share = None if e.natural_one_of_four is None else 100 * e.natural_one_of_four
+            lines.append(
+                f"| **{e.name}** | {e.held_out} | **natural sources (no team-written)** | {e.natural['n']} | "
+                f"**{fmt(mi['precision'])}** | **{fmt(mi['recall'])}** | **{fmt(mi['f1'])}** | **{fmt(share, 1)} %** | | |"
+            )
     return "\n".join(lines)

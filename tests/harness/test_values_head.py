@@ -85,3 +85,18 @@ def test_prompt_echo_expresses_no_value():
     preds = np.ones((1, 16), np.int8)
     assert degenerate_value_count([echo.response], preds, prompts=[prompt]) == (1, 1)
     assert degenerate_value_count([echo.response], preds) == (0, 0)  # no prompt: the echo rule is off
+
+
+def test_value_thresholds_are_tuned_on_natural_sources_only():
+    """Team-written replies train the weights but not the thresholds (they are cleaner than text
+    in the wild); a rule that would exclude every row falls back to all rows."""
+    import numpy as np
+
+    from valueshift.harness.detectors.heads import ThresholdRule
+
+    groups = np.array(["hh_rlhf", "team_written_chat", "probes", "team_written_redteam"])
+    rule = VALUE_DEFINITION.threshold
+    assert rule.tuning_rows(groups).tolist() == [True, False, True, False]
+    assert ThresholdRule().tuning_rows(groups).all()
+    assert ThresholdRule(exclude_sources=("hh", "probes", "team")).tuning_rows(groups).all()
+    assert load_head("values").card["threshold_rule"]["exclude_sources"] == ["team_written"]
