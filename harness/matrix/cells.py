@@ -56,7 +56,12 @@ from valueshift.harness.matrix.groups import (
     row_sort_key,
 )
 from valueshift.harness.results import ResultRecord
-from valueshift.harness.stats import benjamini_hochberg, cluster_paired_difference, minimum_detectable_effect
+from valueshift.harness.stats import (
+    benjamini_hochberg,
+    binary_mde_floor,
+    cluster_paired_difference,
+    minimum_detectable_effect,
+)
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,30 @@ def _cell(c: ContrastCell, treated: Row, ref: Row, col: Column, st: Statistics) 
     c.n, c.n_seeds_treated, c.n_seeds_reference, c.method = res.n_prompts, len(t), len(r), res.method
     c.treated_mean, c.reference_mean = float(t.mean()), float(r.mean())
     c.mde = minimum_detectable_effect(res.stderr, cfg.alpha, cfg.power)
+    _floor_binary_mde(c, t, r, cfg)
     _flags(c, treated, ref, st)
+
+
+MIN_DISCORDANT_PROMPTS = 5  # fewer prompts with any difference: the bootstrap cannot see the noise
+
+
+def _floor_binary_mde(c: ContrastCell, t: np.ndarray, r: np.ndarray, cfg) -> None:
+    """For a 0/1 metric on which (almost) every prompt gives the same answer in every run, the
+    bootstrap's standard error is ~0 and so is its MDE ("powered" to see anything). Floor it at
+    the rise the treated arm's replies could show (`binary_mde_floor`), and say so in the notes."""
+    both = np.concatenate([t.ravel(), r.ravel()])
+    if not np.isin(both, (0.0, 1.0)).all():
+        return
+    differing = int((np.ptp(np.vstack([t, r]), axis=0) > 0).sum())
+    if differing >= MIN_DISCORDANT_PROMPTS:
+        return
+    floor = binary_mde_floor(float(r.mean()), int(t.size), cfg.alpha, cfg.power)
+    c.mde = None if floor is None else max(c.mde or 0.0, floor)
+    shown = "undefined" if c.mde is None else f"{100 * c.mde:.0f} points"
+    c.notes.append(
+        f"only {differing} of {t.shape[1]} prompts differ between any two runs: MDE floored at {shown} "
+        "(the rise the treated replies could show), not the bootstrap's"
+    )
 
 
 def _flags(c: ContrastCell, treated: Row, ref: Row, st: Statistics) -> None:

@@ -29,9 +29,23 @@ QUALITY_KEYS = (
 )
 
 
+_POOLING = ("micro_", "macro_", "pooled_")
+
+
 def is_quality(key: str) -> bool:
-    """`f1_validation`, `auc`, `accuracy` ...: a measured quality figure."""
-    return key.startswith(QUALITY_KEYS)
+    """`f1_validation`, `micro_precision`, `auc`, `one_of_four` ...: a measured quality figure (not
+    a baseline such as `one_of_four_random_baseline`, not a count such as `one_of_four_trials`)."""
+    bare = key.removeprefix(next((p for p in _POOLING if key.startswith(p)), ""))
+    return bare.startswith(QUALITY_KEYS) or key == "one_of_four"
+
+
+def _titled(card: dict) -> str:
+    """`values-v4`, `refusal-rules v2`: the detector's name with its version, once."""
+    name = str(card.get("detector") or card.get("name") or card.get("instrument") or "detector")
+    version = card.get("version")
+    if not version or f"v{version}" in name:
+        return name
+    return f"{name} v{version}"
 
 
 def kind_of(metric: str) -> str | None:
@@ -100,9 +114,7 @@ def describe(metric: str, cards: dict[str, dict]) -> str:
     card = cards.get(metric)
     if card is None:
         return f"{metric}: no instrument card in the records; quality not measured"
-    name = card.get("detector") or card.get("name") or card.get("instrument") or "detector"
-    version = card.get("version")
-    head = f"{metric}: {name}" + (f" v{version}" if version else "")
+    head = f"{metric}: {_titled(card)}"
     q = _quality(card)
     figures = [f"{k} {v:.2f}" for k, v in q.items() if is_quality(k)]
     if not figures:
@@ -117,10 +129,8 @@ def short(metric: str, cards: dict[str, dict]) -> str:
     card = cards.get(metric)
     if card is None:
         return "instrument not measured"
-    name = card.get("detector") or card.get("name") or card.get("instrument") or "detector"
-    version = f" v{card['version']}" if card.get("version") else ""
     figures = [f"{k} {v:.2f}" for k, v in _quality(card).items() if is_quality(k)]
-    return f"{name}{version}: " + (", ".join(figures) if figures else "not measured")
+    return f"{_titled(card)}: " + (", ".join(figures) if figures else "not measured")
 
 
 def judge_unparsed(records: Iterable[ResultRecord]) -> list[str]:

@@ -36,7 +36,9 @@ def _methods(m: CrosstalkMatrix) -> list[str]:
         f"{cfg.alpha:g}. The interval is not adjusted for multiplicity, so a cell can exclude 0 and still have "
         "q above alpha.",
         f"- MDE: the minimum detectable effect at {cfg.power:.0%} power and level {cfg.alpha:g}, "
-        "2.8 x the bootstrap standard error.",
+        "2.8 x the bootstrap standard error; for a 0/1 metric on which fewer than 5 prompts differ between any "
+        "two runs (the bootstrap then sees no noise), at least the rise the treated arm's replies could show "
+        "(about 8 points from a rate of 0 with 90 replies; the cell's notes say so).",
         "- Contrasts: " + "; ".join(f"`{n}` = {c.question}" for n, c in CONTRASTS.items()) + ".",
         "",
         "Thresholds (MatrixConfig; sources in harness/matrix/config.py): "

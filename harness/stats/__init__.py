@@ -12,6 +12,7 @@ from valueshift.harness.stats.bootstrap import (
 )
 from valueshift.harness.stats.cluster import (
     ClusterResult,
+    binary_mde_floor,
     cluster_paired_difference,
     minimum_detectable_effect,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "PermutationResult",
     "benjamini_hochberg",
     "cluster_paired_difference",
+    "binary_mde_floor",
     "minimum_detectable_effect",
     "bootstrap_mean",
     "independent_permutation_test",

@@ -115,3 +115,29 @@ def minimum_detectable_effect(stderr: float | None, alpha: float = 0.05, power: 
         return None
     z = NormalDist().inv_cdf
     return float((z(1 - alpha / 2) + z(power)) * stderr)
+
+
+def binary_mde_floor(
+    p0: float, n_obs: int, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
+    """Smallest rise d of a 0/1 rate from `p0` that `n_obs` independent replies of the treated arm
+    could show at this level and power: d = (z_{1-alpha/2} + z_power) * sqrt(p1 (1 - p1) / n_obs),
+    p1 = p0 + d (the variance a real effect of that size would bring). Why: when (almost) every
+    prompt gives the same 0/1 answer in every run, the bootstrap's standard error is (near) zero and
+    its MDE claims a power the data cannot have (a rate that is 0 everywhere has MDE 0); this floor
+    is ~8 points at p0 = 0 and 90 replies. None when no rise is possible (p0 >= 1) or n_obs < 1."""
+    if n_obs < 1 or p0 >= 1:
+        return None
+    z = NormalDist().inv_cdf
+    k = z(1 - alpha / 2) + z(power)
+    lo, hi = 0.0, 1.0 - p0
+    if hi - k * ((p0 + hi) * (1 - p0 - hi) / n_obs) ** 0.5 < 0:
+        return None
+    for _ in range(60):  # bisection: f(d) = d - k sqrt(p1 (1 - p1) / n) rises through 0 once
+        mid = (lo + hi) / 2
+        p1 = p0 + mid
+        if mid - k * (p1 * (1 - p1) / n_obs) ** 0.5 < 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)

@@ -160,3 +160,39 @@ def test_instrument_cards_are_shown_next_to_their_metrics():
     assert "anthro_score: no instrument card in the records; quality not measured" in text
     assert "(refusal-rules v2: precision 0.93, recall 0.88)" in text  # next to the number itself
     assert "MDE" in text and "(instrument not measured)" in text
+
+
+def test_a_rate_no_prompt_moves_is_not_evidence_against():
+    """Identical 0/1 answers on every prompt in every run give a bootstrap standard error of 0; its
+    MDE of 0 would call the cell powered. The floor makes it the rise 90 treated replies could show
+    (~14 points from 30 %), above smallest_effect, so the claim is inconclusive, not 'not supported'."""
+    recs = records(model("base", "base"), seed=1, n=30, noise=0.0)
+    recs += arm_runs("honesty", "value", "honesty", {}, n=30, noise=0.0)
+    recs += arm_runs("honesty-control", "random_control", "honesty", {}, n=30, noise=0.0)
+    m, f = _verdicts(recs)
+    cell = m.stats.cell("honesty", "refusal_rate", "value-control")
+    assert cell.stderr == 0 and 0.10 < cell.mde < 0.2
+    assert any("MDE floored" in n for n in cell.notes)
+    assert f["ii"].verdict == "inconclusive" and "underpowered" in " ".join(f["ii"].undecided)
+
+
+def test_the_value_heads_own_card_shows_its_measured_figures():
+    """The shipped value head's card (micro_precision, one_of_four, ...) is shown with its figures,
+    not as 'not measured', and its name is not followed by its version twice ('values-v4 v4')."""
+    from valueshift.harness.detectors.heads import load_head
+    from valueshift.harness.matrix.instruments import describe, short
+
+    head = load_head("values")
+    pooled = head.card["loso"]["pooled"]
+    card = {  # the keys ValueHeadExtractor.instrument_card writes
+        "instrument": "value extractor", "detector": f"values-v{head.version}", "version": head.version,
+        "micro_precision": pooled["micro_precision"], "micro_recall": pooled["micro_recall"],
+        "one_of_four": head.card["loso"]["one_of_four"], "one_of_four_random_baseline": 0.25,
+    }  # fmt: skip
+    text = describe("expr_empathy", {"expr_empathy": card})
+    assert f"values-v{head.version};" in text and f"v{head.version} v" not in text
+    assert f"micro_precision {pooled['micro_precision']:.2f}" in text and "one_of_four" in text
+    assert "random_baseline" not in text and "not measured" not in text
+    assert short("expr_empathy", {"expr_empathy": card}).startswith(
+        f"values-v{head.version}: micro_precision"
+    )
