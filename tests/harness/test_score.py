@@ -239,6 +239,11 @@ def test_inspect_task_through_inspect_eval(env, tiny_model_path, tmp_path):
 
 def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_path, tmp_path):
     store = tmp_path / "killed.jsonl"
+    # one lm-eval call per task, so the kill can land between two tasks' records: with the default
+    # one call per model (batch_tasks), all three records are appended within milliseconds of each
+    # other after the shared call, and whether the poll below sees one of them first is a race
+    config = tmp_path / "score.yaml"
+    config.write_text("batch_tasks: false\n")
     argv = [
         sys.executable,
         "-m",
@@ -247,6 +252,8 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
         str(tiny_model_path),
         "--results",
         str(store),
+        "--config",
+        str(config),
         "--tasks",
         "toy_suite",
         "--include-path",
