@@ -24,6 +24,7 @@ import random
 from pathlib import Path
 
 from valueshift.harness.models.backends import GenerationSettings, make_backend
+from valueshift.harness.scoring.spec import eval_system_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 ANTHRO = "anthrobench_prompts/first_turns.csv"
@@ -64,10 +65,7 @@ def checkpoint_backend(folder: Path) -> tuple[str, str | None]:
         from valueshift.harness.models.default_model import default_chat_model_path
 
         base = str(default_chat_model_path())
-    # as harness/scoring/spec.py decides it for `valueshift score`
-    use_prompt = prov.get("arm") == "system_prompt_only" or bool(prov.get("eval_system_prompt"))
-    system = prov.get("system_prompt") if use_prompt else None
-    return f"hf:{base}@{folder}", system
+    return f"hf:{base}@{folder}", eval_system_prompt(prov)  # as `valueshift score` applies it
 
 
 def main() -> None:

@@ -250,9 +250,9 @@ class LmEvalRunner:
         limits = {p.generation.get("limit") for p in planned}
         # one limit for the call, or (per-task limits) lm-eval's `samples`: the first n documents of
         # each task, the same documents `limit=n` selects
-        limit, samples = (next(iter(limits)), None) if len(limits) == 1 else (None, {})
-        if samples is not None:
-            samples = {p.name: list(range(p.n_docs or 0)) for p in planned}
+        shared = len(limits) == 1
+        limit = next(iter(limits)) if shared else None
+        samples = None if shared else {p.name: list(range(p.n_docs or 0)) for p in planned}
         return lm_eval.simple_evaluate(
             model=lm,
             tasks=names,

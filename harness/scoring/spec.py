@@ -128,6 +128,13 @@ def _run_name(folder: Path, prov: dict) -> str:
     return folder.name
 
 
+def eval_system_prompt(prov: dict) -> str | None:
+    """The system prompt a checkpoint is evaluated with, from its provenance: the arm's prompt for
+    the system-prompt-only arm, or when training recorded `eval_system_prompt`; else none."""
+    use_prompt = prov.get("arm") == Arm.SYSTEM_PROMPT_ONLY or bool(prov.get("eval_system_prompt"))
+    return (prov.get("system_prompt") or None) if use_prompt else None
+
+
 def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
     base = prov["base_model"]
     if base == "default":
@@ -140,8 +147,7 @@ def _checkpoint_spec(folder: Path, backend: str, prov: dict) -> ModelSpec:
         raise ModelSpecError(
             f"{folder}: provenance says arm {arm!r} but there is no adapter_config.json (unfinished run?)"
         )
-    use_prompt = arm == Arm.SYSTEM_PROMPT_ONLY or bool(prov.get("eval_system_prompt"))
-    system_prompt = (prov.get("system_prompt") or None) if use_prompt else None
+    system_prompt = eval_system_prompt(prov)
     value = prov.get("value")
     identity = _folder_identity(folder) if has_adapter else {}
     identity["system_prompt"] = system_prompt

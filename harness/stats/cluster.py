@@ -117,9 +117,7 @@ def minimum_detectable_effect(stderr: float | None, alpha: float = 0.05, power: 
     return float((z(1 - alpha / 2) + z(power)) * stderr)
 
 
-def binary_mde_floor(
-    p0: float, n_obs: int, alpha: float = 0.05, power: float = 0.8
-) -> float | None:
+def binary_mde_floor(p0: float, n_obs: int, alpha: float = 0.05, power: float = 0.8) -> float | None:
     """Smallest rise d of a 0/1 rate from `p0` that `n_obs` independent replies of the treated arm
     could show at this level and power: d = (z_{1-alpha/2} + z_power) * sqrt(p1 (1 - p1) / n_obs),
     p1 = p0 + d (the variance a real effect of that size would bring). Why: when (almost) every
@@ -130,9 +128,7 @@ def binary_mde_floor(
         return None
     z = NormalDist().inv_cdf
     k = z(1 - alpha / 2) + z(power)
-    lo, hi = 0.0, 1.0 - p0
-    if hi - k * ((p0 + hi) * (1 - p0 - hi) / n_obs) ** 0.5 < 0:
-        return None
+    lo, hi = 0.0, 1.0 - p0  # f(hi) = hi > 0: the root lies in [0, hi]
     for _ in range(60):  # bisection: f(d) = d - k sqrt(p1 (1 - p1) / n) rises through 0 once
         mid = (lo + hi) / 2
         p1 = p0 + mid
