@@ -289,12 +289,27 @@ def check_field_types(
     return result
 
 
-def load_dataclass_config(path: str | Path, cls: type) -> dict[str, Any]:
+def load_dataclass_config(
+    path: str | Path,
+    cls: type,
+    entry_checks: Mapping[str, Callable[[Any, Any], None]] | None = None,
+) -> dict[str, Any]:
     """Read a flat YAML file of `cls`'s fields (a `--config FILE`), checked before use: an unknown
     key or a value of the wrong type raises a `ConfigError` naming file, line and key. Returns the
-    values, converted where YAML left a string, ready for `cls(**values)`."""
+    values, converted where YAML left a string, ready for `cls(**values)`.
+
+    `entry_checks` maps a mapping-valued field to a check of one `(name, value)` entry (raising an
+    `InputError`), so a bad entry is reported at its own line, not the field's: a type annotation
+    says `dict[str, int]` but not "positive"."""
     name = cls.__name__
     mapping = load_yaml_mapping(path, not_mapping=f"expected a mapping of {name} fields", allow_empty=True)
     known = dataclass_field_types(cls)
     check_known_keys(mapping.data, known, mapping.where, what=f"{name} field")
+    for key, check in (entry_checks or {}).items():
+        entries = mapping.data.get(key)
+        for sub, value in entries.items() if isinstance(entries, dict) else ():
+            try:
+                check(sub, value)
+            except InputError as exc:
+                raise ConfigError(f"{mapping.where(f'{key}.{sub}')}: {key}: {exc}") from None
     return check_field_types(mapping.data, known, mapping.where)

@@ -30,9 +30,13 @@ def _csv(text: str) -> list[str]:
 def config_from_args(args: argparse.Namespace) -> DemoConfig:
     data = {}
     if args.config:
+        from valueshift.harness.scoring.score import check_task_limit
         from valueshift.harness.yaml_config import load_dataclass_config
 
-        data = load_dataclass_config(args.config, DemoConfig)  # names file, line and key
+        # names file, line and key (an entry of score_task_limits at its own line)
+        data = load_dataclass_config(
+            args.config, DemoConfig, entry_checks={"score_task_limits": check_task_limit}
+        )
     cfg = DemoConfig.from_dict(data)
     for name in SCALAR_FLAGS:
         if (v := getattr(args, name)) is not None:

@@ -116,14 +116,27 @@ def test_the_projects_input_errors_share_one_base():
         (
             "demo",
             "score_task_limits: {vs_qa_offline: 0}\n",
-            "'vs_qa_offline': expected a positive whole number",
+            "bad.yaml:1: score_task_limits: 'vs_qa_offline': expected a positive whole number",
+        ),
+        (
+            "demo",
+            "values: [empathy]\nscore_task_limits:\n  vs_sycophancy: 5\n  vs_qa_offline: -3\n",
+            "bad.yaml:4: score_task_limits: 'vs_qa_offline': expected a positive whole number",
+        ),
+        (
+            "score",
+            "task_limits:\n  vs_qa_offline: ten\n",
+            "bad.yaml:2: task_limits: 'vs_qa_offline': expected a positive whole number",
         ),
     ],
 )
 def test_config_files_are_checked_before_anything_runs(tmp_path: Path, capsys, command, text, message):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
-    args = [command, "--config", str(config), "--out", str(tmp_path / "out")]
+    if command == "demo":
+        args = ["demo", "--config", str(config), "--out", str(tmp_path / "out")]
+    else:  # a model is named, but nothing loads before the config is checked
+        args = [command, "default", "--config", str(config), "--results", str(tmp_path / "out")]
     assert run_command(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

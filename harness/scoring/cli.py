@@ -9,7 +9,13 @@ import sys
 from valueshift.harness.contracts import ARMS
 from valueshift.harness.errors import InputError
 from valueshift.harness.scoring.runners import TaskNotFound
-from valueshift.harness.scoring.score import ScoreConfig, ScoreError, check_task_limits, score_models
+from valueshift.harness.scoring.score import (
+    ScoreConfig,
+    ScoreError,
+    check_task_limit,
+    check_task_limits,
+    score_models,
+)
 from valueshift.harness.scoring.spec import ModelSpecError
 from valueshift.harness.yaml_config import ConfigError, load_dataclass_config
 
@@ -20,7 +26,9 @@ def _config(args: argparse.Namespace) -> ScoreConfig:
     data: dict = {}
     if args.config:
         try:
-            data = load_dataclass_config(args.config, ScoreConfig)
+            data = load_dataclass_config(
+                args.config, ScoreConfig, entry_checks={"task_limits": check_task_limit}
+            )
         except ConfigError as exc:
             raise ScoreError(str(exc)) from exc
     cfg = ScoreConfig.from_dict(data)

@@ -97,12 +97,18 @@ def check_task_limits(limits: object) -> dict[str, int]:
         )
     out = {}
     for name, n in limits.items():
-        if not isinstance(name, str) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ScoreError(
-                f"task_limits: {name!r}: expected a positive whole number of documents, got {n!r}"
-            )
+        try:
+            check_task_limit(name, n)
+        except ScoreError as exc:
+            raise ScoreError(f"task_limits: {exc}") from None
         out[name] = n
     return out
+
+
+def check_task_limit(name: object, n: object) -> None:
+    """One `task_limits` entry: a task name and a positive whole number of documents."""
+    if not isinstance(name, str) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ScoreError(f"{name!r}: expected a positive whole number of documents, got {n!r}")
 
 
 @dataclass
