@@ -61,6 +61,11 @@ class ThresholdRule:
     # to show the labels (the corpus's `team_written_*` sources) is cleaner and more explicit than text
     # in the wild, and thresholds fitted with it fire too readily on natural replies.
     exclude_sources: tuple[str, ...] = ()
+    # a label whose positives on the kept rows are fewer than this is tuned on all rows instead
+    # (0 = never). Why: with the written sources excluded, a value labelled almost only in one natural
+    # source (violence in HH-RLHF) has a handful of tuning positives when that source is held out,
+    # and its threshold then falls back to `default` or sits on a few rows.
+    min_tuning_positives: int = 0
 
     def tuning_rows(self, groups: np.ndarray) -> np.ndarray:
         """Mask of the rows thresholds are picked on (all rows when the exclusion leaves none)."""
@@ -68,6 +73,13 @@ class ThresholdRule:
             return np.ones(len(groups), bool)
         keep = ~np.array([str(g).startswith(self.exclude_sources) for g in groups], bool)
         return keep if keep.any() else np.ones(len(groups), bool)
+
+    def label_tuning_rows(self, groups: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """`tuning_rows`, or all rows for a label (0/1 column `y`) with too few positives on them."""
+        rows = self.tuning_rows(groups)
+        if self.min_tuning_positives and int(y[rows].sum()) < self.min_tuning_positives:
+            return np.ones(len(groups), bool)
+        return rows
 
 
 @dataclass
@@ -257,10 +269,11 @@ def fit_with_thresholds(
     oof = np.zeros(Y.shape, np.float32)
     for tr, te in inner_splits(groups, len(X)):
         oof[te] = _proba(_fit_weights(X[tr], Y[tr], defn), X[te])
-    rows = defn.threshold.tuning_rows(groups)
-    thresholds = np.array(
-        [pick_threshold(Y[rows, j], oof[rows, j], defn.threshold) for j in range(Y.shape[1])], np.float32
-    )
+    rule = defn.threshold
+    thresholds = np.zeros(Y.shape[1], np.float32)
+    for j in range(Y.shape[1]):
+        rows = rule.label_tuning_rows(groups, Y[:, j])
+        thresholds[j] = pick_threshold(Y[rows, j], oof[rows, j], rule)
     weights = _fit_weights(X, Y, defn)
     if defn.prior_shift:
         weights, thresholds = shift_prior(weights, thresholds, Y.mean(0))

@@ -100,3 +100,20 @@ def test_value_thresholds_are_tuned_on_natural_sources_only():
     assert ThresholdRule().tuning_rows(groups).all()
     assert ThresholdRule(exclude_sources=("hh", "probes", "team")).tuning_rows(groups).all()
     assert load_head("values").card["threshold_rule"]["exclude_sources"] == ["team_written"]
+
+
+def test_a_label_with_too_few_natural_positives_is_tuned_on_all_rows():
+    """min_tuning_positives: a value labelled almost only in one natural source keeps enough tuning
+    positives when that source is held out (all rows for that label); 0 keeps the plain rule."""
+    import numpy as np
+
+    from valueshift.harness.detectors.heads import ThresholdRule
+
+    groups = np.array(["hh_rlhf", "team_written_chat", "probes", "team_written_redteam"])
+    rare, common = np.array([0, 1, 0, 1]), np.array([1, 1, 1, 0])
+    rule = ThresholdRule(exclude_sources=("team_written",), min_tuning_positives=2)
+    assert rule.label_tuning_rows(groups, rare).all()
+    assert rule.label_tuning_rows(groups, common).tolist() == [True, False, True, False]
+    plain = ThresholdRule(exclude_sources=("team_written",))
+    assert plain.label_tuning_rows(groups, rare).tolist() == [True, False, True, False]
+    assert VALUE_DEFINITION.threshold.min_tuning_positives == 0  # measured, not shipped
