@@ -6,8 +6,9 @@ Value expression: the learned value head (the default `embedding` extractor; re-
 leave-one-source-out, never scored with weights that saw the row) vs the `lexicon` baseline and
 the former default `embedding-threshold`, per held-out source and pooled: micro P/R/F1, the 1-of-4
 choice (random 25 %), values predicted over twice as often as labelled, degenerate replies given a
-value; the head's precision/recall with all thresholds moved by one offset. Speed: the head and the threshold extractor on the same HH-RLHF replies, interleaved rounds,
-each round with a cold sentence memo. Then every other registered head's own evaluation section
+value; the head's precision/recall with all thresholds moved by one offset. Speed: the head and the
+threshold extractor on the same HH-RLHF replies, interleaved rounds, each round with a cold sentence
+memo. Then every other registered head's own evaluation section
 (anthropomorphism, refusal) when its module registers an `evaluate` function.
 """
 
@@ -45,37 +46,25 @@ def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
     return {name: round(len(items) / sorted(ts)[len(ts) // 2], 1) for name, ts in times.items()}
 
 
-def value_operating_points(corpus) -> str:
+def value_operating_points(loso) -> str:
     """Pooled held-out micro P/R of the value head with every per-value threshold moved by one
-    common logit offset (0 = the shipped thresholds). Why: it separates a threshold problem (the goal
-    is on the curve, the rule picked another point) from a ranking one (no offset reaches it).
-    Degenerate replies get no value, as in the extractor; natural sources = not team-written."""
+    common logit offset (0 = the shipped thresholds), from the same LOSO run as the value table
+    (`corpus_eval.head_loso`). Why: it separates a threshold problem (the goal is on the curve, the
+    rule picked another point) from a ranking one (no offset reaches it). Degenerate replies get no
+    value, as in the extractor; natural sources = not team-written."""
     import numpy as np
 
     from valueshift.harness.detectors.corpus import is_written_source
-    from valueshift.harness.detectors.heads import dataset, loso_predictions, registered_heads
-    from valueshift.harness.detectors.registry import defn_featurizer
-    from valueshift.harness.extractors import ExtractionItem
-    from valueshift.harness.scorers.degenerate import is_degenerate
 
-    defn = registered_heads("values")[0]
-    items, Y, groups = dataset(defn, corpus.labelled())
-    X = defn_featurizer(defn).transform([ExtractionItem(it.prompt, it.response) for it in items])
-    margin = np.zeros(Y.shape)
-    for r in loso_predictions(X, Y, groups, defn).values():
-        p = np.clip(r["proba"].astype(np.float64), 1e-7, 1 - 1e-7)
-        t = np.clip(r["thresholds"].astype(np.float64), 1e-7, 1 - 1e-7)
-        margin[r["index"]] = np.log(p / (1 - p)) - np.log(t / (1 - t))
-    live = ~np.array([is_degenerate(it.response, prompt=it.prompt) for it in items])[:, None]
-    natural = np.array([not is_written_source(g) for g in groups])
-    Yb = Y.astype(bool)
+    natural = np.array([not is_written_source(it.source) for it in loso.items])
+    Yb = loso.Y.astype(bool)
 
     def pr(offset: float, rows) -> tuple[float, float]:
-        pred = (margin >= offset) & live
+        pred = loso.margin >= offset
         tp = (pred[rows] & Yb[rows]).sum()
         return tp / max(pred[rows].sum(), 1), tp / max(Yb[rows].sum(), 1)
 
-    rows_all = np.ones(len(groups), bool)
+    rows_all = np.ones(len(natural), bool)
     lines = ["| offset (logit) | all P | all R | natural P | natural R |", "|---:|---:|---:|---:|---:|"]
     for off in (-1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5):
         (pa, ra), (pn, rn) = pr(off, rows_all), pr(off, natural)
@@ -119,7 +108,7 @@ def main() -> int:
     from valueshift.harness.detectors.features import default_memo_path, load_memo
     from valueshift.harness.detectors.heads import registered_heads
     from valueshift.harness.detectors.registry import warn_import_errors
-    from valueshift.harness.validation.corpus_eval import evaluate, format_evaluations
+    from valueshift.harness.validation.corpus_eval import evaluate, format_evaluations, head_loso
 
     load_memo(default_memo_path())
     corpus = load_corpus()
@@ -128,10 +117,11 @@ def main() -> int:
         f"Corpus: {len(labelled)} labelled items, hash {corpus.content_hash()}, sources {', '.join(corpus.sources)}\n"
     )
     print("## Value expression (held out by source)\n")
-    evals = evaluate(["embedding", "lexicon", "embedding-threshold"], corpus)
+    loso = head_loso(corpus)  # one LOSO run serves the table and the operating points
+    evals = evaluate(["embedding", "lexicon", "embedding-threshold"], corpus, head=loso)
     print(format_evaluations(evals))
     print("\n### Value head operating points (held out by source)\n")
-    print(value_operating_points(corpus))
+    print(value_operating_points(loso))
     out: dict = {"corpus_hash": corpus.content_hash(), "values": [asdict(e) for e in evals]}
     if not args.skip_speed:
         s = speed(args.speed_items)

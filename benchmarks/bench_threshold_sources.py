@@ -1,8 +1,8 @@
 """Where a learned head's thresholds are picked: on every training row, or on the natural sources'
 rows only (`ThresholdRule.exclude_sources`: the team-written replies train the weights but not the
 thresholds), or on natural rows except for labels with too few natural positives there
-(`ThresholdRule.min_tuning_positives`). Leave-one-source-out on the team corpus, pooled over all held-out rows and over the
-natural sources alone (the `team_written_*` sources left out).
+(`ThresholdRule.min_tuning_positives`). Leave-one-source-out on the team corpus, pooled over all
+held-out rows and over the natural sources alone (the `team_written_*` sources left out).
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_threshold_sources.py [--only values|anthro]
 

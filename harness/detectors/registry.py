@@ -57,16 +57,19 @@ def loso_report(
     preds = loso_predictions(X, Y, groups, defn)
     pooled_pred = np.zeros_like(Y)
     pooled_proba = np.zeros(Y.shape, np.float32)
+    pooled_thresholds = np.zeros(Y.shape, np.float32)  # each row: its fold's thresholds
     per_source = {}
     for g, r in preds.items():
         pooled_pred[r["index"]] = r["pred"]
         pooled_proba[r["index"]] = r["proba"]
+        pooled_thresholds[r["index"]] = r["thresholds"]
         per_source[g] = multilabel_metrics(Y[r["index"]], r["pred"], defn.labels)
     return {
         "per_source": per_source,
         "pooled": multilabel_metrics(Y, pooled_pred, defn.labels),
         "_pred": pooled_pred,
         "_proba": pooled_proba,
+        "_thresholds": pooled_thresholds,
     }
 
 

@@ -85,8 +85,21 @@ def _finish(name, items, names, Y, P, S, held_out) -> CorpusEvaluation:
     return CorpusEvaluation(name, per_source, pooled, share, trials, deg, held_out, over, natural, nat_share)
 
 
-def evaluate_head_loso(corpus, featurizer=None) -> CorpusEvaluation:
-    """The learned value head, leave-one-source-out, with the extractor's degenerate rule."""
+@dataclass
+class HeadLoso:
+    """The value head's leave-one-source-out predictions on the corpus, degenerate rule applied:
+    what `evaluate_head_loso` scores and what a benchmark reads operating points from, computed once."""
+
+    items: list
+    Y: np.ndarray  # (n, L) labels
+    P: np.ndarray  # (n, L) 0/1 predictions at the fold's thresholds
+    S: np.ndarray  # (n, L) probabilities
+    margin: np.ndarray  # (n, L) logit(probability) - logit(fold threshold); -inf on degenerate rows
+    labels: tuple[str, ...]
+
+
+def head_loso(corpus, featurizer=None) -> HeadLoso:
+    """The learned value head, re-trained leave-one-source-out, with the extractor's degenerate rule."""
     from valueshift.harness.detectors.heads import dataset
     from valueshift.harness.detectors.registry import defn_featurizer, loso_report
     from valueshift.harness.detectors.values import VALUE_DEFINITION
@@ -98,11 +111,24 @@ def evaluate_head_loso(corpus, featurizer=None) -> CorpusEvaluation:
     X = featurizer.transform([ExtractionItem(it.prompt, it.response) for it in items])
     report = loso_report(defn, items, X, Y, groups)
     P, S = report["_pred"].copy(), report["_proba"].copy()
+    logit = lambda a: np.log(a / (1 - a))  # noqa: E731
+    margin = logit(np.clip(S.astype(np.float64), 1e-7, 1 - 1e-7)) - logit(
+        np.clip(report["_thresholds"].astype(np.float64), 1e-7, 1 - 1e-7)
+    )
     for i, degenerate in enumerate(degenerate_items(items)):
         if degenerate:  # the tasks' hard rule: a degenerate reply (prompt echo included) has no value
             P[i] = 0
             S[i] = 0.0
-    return _finish("embedding (value head)", items, defn.labels, Y, P, S, "leave-one-source-out re-training")
+            margin[i] = -np.inf
+    return HeadLoso(items, Y, P, S, margin, defn.labels)
+
+
+def evaluate_head_loso(corpus, featurizer=None, loso: HeadLoso | None = None) -> CorpusEvaluation:
+    """The learned value head, leave-one-source-out (`loso`: reuse a `head_loso` result)."""
+    h = loso or head_loso(corpus, featurizer)
+    return _finish(
+        "embedding (value head)", h.items, h.labels, h.Y, h.P, h.S, "leave-one-source-out re-training"
+    )
 
 
 def evaluate_direct(name: str, corpus, **options) -> CorpusEvaluation:
@@ -117,11 +143,12 @@ def evaluate_direct(name: str, corpus, **options) -> CorpusEvaluation:
     return _finish(name, items, names, _labels(items, names), P, S, "not trained on the corpus")
 
 
-def evaluate(names: list[str], corpus, **llm_options) -> list[CorpusEvaluation]:
+def evaluate(names: list[str], corpus, head: HeadLoso | None = None, **llm_options) -> list[CorpusEvaluation]:
+    """One evaluation per extractor name; `head` reuses the value head's LOSO run for "embedding"."""
     out = []
     for name in names:
         if name == "embedding":
-            out.append(evaluate_head_loso(corpus))
+            out.append(evaluate_head_loso(corpus, loso=head))
         else:
             out.append(evaluate_direct(name, corpus, **(llm_options if name == "llm" else {})))
     return out
