@@ -105,7 +105,7 @@ def fine_tune_predict(items, Y, tr, te, args) -> np.ndarray:
             c = c[np.argsort(lens[c], kind="stable")]
             batches += [c[j : j + 16] for j in range(0, len(c), 16)]
         rng.shuffle(batches)
-        for b in tqdm(batches, desc=f"epoch {epoch}", leave=False):
+        for b in tqdm(batches, desc=f"epoch {epoch}"):  # kept bars end their line: log tables stay whole
             idx = tr[b]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(encode(idx)), Yt[idx])
             opt.zero_grad()
