@@ -13,7 +13,7 @@ Seed fields, for the matrix (harness/matrix) to aggregate over training seeds:
   name, runs in `<out>/seed-<k>`; sweep: the cell id, runs in `<out_dir>/<cell_id>/seed-<k>`).
 Older provenance files lack both; treat them as `training_seed = seeds.seed`, `seed_group = the
 checkpoint folder's name`.
-- `threads`: {threads, source, cores, load_1min}, how many CPU threads ran it and why
+- `threads`: {threads, source, cores, load_1min, busy_cores}, how many CPU threads ran it and why
   (valueshift.harness.threads).
 """
 
