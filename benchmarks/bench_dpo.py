@@ -53,6 +53,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _paired import fmt_ratio, paired_ratios
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HH = SHARED / "hh_rlhf_harmless_test" / "harmless-base_test.jsonl.gz"
 VALUE = "empathy"
@@ -230,33 +232,8 @@ def plain_trl(args, subset: Path, ov: dict, load_recipe, resolve_model_path) -> 
 
 
 def paired(rounds: list[dict[str, dict]], variant: str, key: str, base: str = "plain-trl") -> dict:
-    """Median and spread (half the range) of the per-round ratios variant/base, and whether the
-    effect |median - 1| is larger than the spread (otherwise the ratio is not resolved)."""
-    ratios = sorted(r[variant][key] / r[base][key] for r in rounds if variant in r and base in r)
-    if not ratios:
-        return {"ratios": [], "median": None, "spread": None, "resolved": False}
-    n = len(ratios)
-    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2
-    spread = (ratios[-1] - ratios[0]) / 2
-    return {
-        "ratios": ratios,
-        "median": median,
-        "spread": spread,
-        "resolved": n >= 2 and spread < abs(median - 1),
-    }
-
-
-def fmt_ratio(p: dict) -> str:
-    if p["median"] is None:
-        return "-"
-    if not p["resolved"]:
-        why = (
-            "one round"
-            if len(p["ratios"]) < 2
-            else f"spread ±{p['spread']:.2f} >= effect {abs(p['median'] - 1):.2f}"
-        )
-        return f"not resolved ({why})"
-    return f"{p['median']:.2f} ±{p['spread']:.2f}"
+    """Median and spread of the per-round ratios variant/base (`_paired.paired_ratios`)."""
+    return paired_ratios([r[variant][key] / r[base][key] for r in rounds if variant in r and base in r])
 
 
 def token_stats(args) -> dict:

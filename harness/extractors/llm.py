@@ -52,7 +52,7 @@ class LLMExtractor(Extractor):
         prompt_file: str | Path | None = None,
         max_new_tokens: int = 256,
         temperature: float = 0.0,
-        batch_size: int = 8,
+        batch_size: int | str = "auto",  # auto: measured on CPU (harness/models/batch_size.py)
         seed: int = 0,
     ):
         super().__init__(taxonomy)

@@ -22,6 +22,7 @@ from typing import Protocol
 from valueshift.harness.errors import InputError
 
 Conversation = list[dict[str, str]]
+GPU_BATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 16  # batched generation: 16 is 1.6x faster than 8 on CPU (issue 16)
+    # rows per generate call; auto: measured once per machine on CPU (harness/models/batch_size.py,
+    # 16 or more), GPU_BATCH_SIZE on a GPU (vLLM and servers schedule their own batches)
+    batch_size: int | str = "auto"
     stop: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
@@ -131,14 +134,39 @@ class TransformersBackend:
             except (OSError, ValueError) as exc:
                 raise _load_error(f"adapter {adapter}", exc) from None
         self.model.to(self.device).eval()
+        self._auto_batch: int | None = None
+
+    def batch_size(self, settings: GenerationSettings, rows: int) -> int:
+        """`settings.batch_size`, with `auto` resolved: one batch for up to 16 rows (nothing to
+        measure), else on CPU this machine's measured size for this model and thread count
+        (measured on first use, then read from the cache), on GPU 16."""
+        if settings.batch_size != "auto":
+            return int(settings.batch_size)
+        if rows <= 16:
+            return max(rows, 1)
+        if self._auto_batch is None:
+            import torch
+
+            from valueshift.harness.models import batch_size as measured
+
+            if self.device != "cpu":
+                self._auto_batch = GPU_BATCH_SIZE
+            else:
+                key = measured.measurement_key(self.spec, "float32", "cpu", torch.get_num_threads())
+                choice = measured.cached_choice(key) or measured.measure_choice(
+                    self.model, self.tokenizer, "cpu", key
+                )
+                self._auto_batch = choice.batch_size
+        return self._auto_batch
 
     def generate(self, conversations: Sequence[Conversation], settings: GenerationSettings) -> list[str]:
         import torch
 
         outputs: list[str] = []
         torch.manual_seed(settings.seed)
-        for start in range(0, len(conversations), settings.batch_size):
-            batch = conversations[start : start + settings.batch_size]
+        size = self.batch_size(settings, len(conversations))
+        for start in range(0, len(conversations), size):
+            batch = conversations[start : start + size]
             texts = [
                 self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
                 for c in batch

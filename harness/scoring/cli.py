@@ -145,7 +145,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--batch-size",
         default=None,
-        help="prompts per generation batch, or auto (default: 16 on CPU, lm-eval's measurement on GPU)",
+        help="prompts per generation batch, or auto (default: measured on CPU, 16 or more, once per machine and model; lm-eval's measurement on GPU)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar and no up-front time estimate")
     p.add_argument(

@@ -16,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from valueshift.harness.scoring.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from valueshift.harness.models.batch_size import BatchChoice
 
 log = logging.getLogger(__name__)
 
@@ -175,20 +178,24 @@ class HFEngine:
         lm.on_generation = on_generation
         return lm
 
-    def seconds_per_step(self, batch_size: int, steps: int = 8) -> float:
-        """Measured wall time of one decoding step at `batch_size` (for the up-front estimate)."""
-        import torch
+    def batch_choice(self, threads: int | None) -> BatchChoice:
+        """The CPU generation batch size for `batch_size: auto`: this machine's stored measurement
+        for these weights and threads when there is one (no model load), else measured now
+        (harness/models/batch_size.py)."""
+        from valueshift.harness.models import batch_size
 
-        model, tok = self._load_base(), self.tokenizer
-        text = "Tell me, in a few sentences, what you think about kindness and honesty at work."
-        enc = tok([text] * batch_size, return_tensors="pt").to(self.device)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            model.generate(
-                **enc, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, pad_token_id=pad
-            )
-        return (time.perf_counter() - t0) / steps
+        key = batch_size.measurement_key(
+            "|".join(map(str, (self.base, self.revision))), self.dtype, self.device, threads
+        )
+        return batch_size.cached_choice(key) or batch_size.measure_choice(
+            self._load_base(), self.tokenizer, self.device, key
+        )
+
+    def seconds_per_step(self, batch_size: int) -> float:
+        """Measured wall time of one decoding step at `batch_size` (for the up-front estimate)."""
+        from valueshift.harness.models.batch_size import seconds_per_step
+
+        return seconds_per_step(self._load_base(), self.tokenizer, self.device, batch_size)
 
 
 class VLLMEngine:

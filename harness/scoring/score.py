@@ -37,8 +37,8 @@ from valueshift.harness.scoring.spec import ModelSpec, resolve_model
 
 log = logging.getLogger(__name__)
 
-# Batch size on CPU when `batch_size: auto`: 16 prompts x 64 tokens ran 1.6x faster than 8 on the
-# embedded model (issue 16, benchmarks/bench_generation.py); on GPU lm-eval measures it ("auto").
+# Batch size of an OpenAI-compatible server model when `batch_size: auto`. A transformers model on
+# CPU measures its own (harness/models/batch_size.py: 16 or more); on GPU lm-eval measures it.
 CPU_BATCH_SIZE = 16
 
 
@@ -59,7 +59,7 @@ class ScoreConfig:
     task_limits: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int | None = None  # None: each task's own setting (capped on CPU, below)
     cpu_max_new_tokens: int | None = CPU_MAX_NEW_TOKENS  # CPU cap where a task needs no more; None: off
-    batch_size: int | str = "auto"  # auto: CPU_BATCH_SIZE on CPU, lm-eval's measurement on GPU
+    batch_size: int | str = "auto"  # auto: measured on CPU (>= 16, cached per machine), lm-eval's on GPU
     device: str | None = None
     dtype: str = "auto"
     seed: int = 0
@@ -170,7 +170,7 @@ def _stored(store: ResultsStore, spec: ModelSpec) -> list[ResultRecord]:
 
 
 def _provenance(
-    spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask, threads: dict, call: list[str]
+    spec: ModelSpec, cfg: ScoreConfig, payload: dict, t: PlannedTask, m: _Model, call: list[str]
 ) -> dict:
     """`call`: the tasks whose generations ran in the same harness call as `t`'s (batching can
     change padding, hence an occasional greedy reply), so a record says how it was produced."""
@@ -185,7 +185,9 @@ def _provenance(
         "model_key": spec.cache_key(),
         "score_config": {k: v for k, v in asdict(cfg).items() if k not in ("rescore", "progress")},
         "instruments": instrument_cards(payload.get("scorer_options"), metrics),
-        "threads": threads,
+        "threads": m.threads,
+        "batch_size": m.batch_choice
+        or {"batch_size": m.batch, "source": "lm-eval auto" if m.batch == "auto" else "set"},
         "harness_call": {"tasks": call, "batched": len(call) > 1},
     }
     for extra in ("higher_is_better", "n_samples", "config_hash", "inspect_metrics", "scorer_options"):
@@ -197,14 +199,17 @@ def _provenance(
 class _Model:
     """One spec with its plan and runners (an engine is shared between specs of one base)."""
 
-    def __init__(self, spec: ModelSpec, cfg: ScoreConfig, engine, seeds: dict, store: ResultsStore):
-        self.spec, self.engine, self.seeds = spec, engine, seeds
-        self.threads: dict = {}
+    def __init__(
+        self, spec: ModelSpec, cfg: ScoreConfig, engine, seeds: dict, store: ResultsStore, threads: dict
+    ):
+        self.spec, self.engine, self.seeds, self.threads = spec, engine, seeds, threads
         device = cfg.device or (default_device() if spec.backend == "hf" else None)
         self.on_cpu = spec.backend == "hf" and str(device).startswith("cpu")
+        self.batch_choice: dict | None = None  # how `auto` was resolved on CPU, for provenance
+        measure_cpu_batch = cfg.batch_size == "auto" and self.on_cpu and isinstance(engine, HFEngine)
         batch = cfg.batch_size
-        if batch == "auto":
-            batch = CPU_BATCH_SIZE if self.on_cpu or spec.backend == "openai" else "auto"
+        if batch == "auto" and not measure_cpu_batch:
+            batch = CPU_BATCH_SIZE if spec.backend == "openai" else "auto"
         self.batch = int(batch) if str(batch).isdigit() else batch
         run = {
             "limit": cfg.limit,
@@ -226,12 +231,34 @@ class _Model:
             self.plan += plan_lmeval(cfg.lm_eval_tasks, spec, run)
         if cfg.inspect_tasks:
             self.plan += plan_inspect(cfg.inspect_tasks, spec, run)
+        if measure_cpu_batch:
+            self._measured_cpu_batch(run)
         stored = _stored(store, spec)
         self.status = {id(t): stored_status(stored, t, spec.display_id, seeds) for t in self.plan}
         self.runners = {
             "lm-eval": LmEvalRunner(spec, engine, run, seeds, cfg.use_cache),
             "inspect": InspectRunner(spec, run, cfg.seed, cfg.use_cache),
         }
+
+    def _measured_cpu_batch(self, run: dict) -> None:
+        """Resolve `auto` on CPU once the plan says how many replies this model generates: the
+        machine's measured batch size (harness/models/batch_size.py), but no larger than the
+        smallest candidate that holds them all (a larger label would change no batch, only the
+        record id). A run of up to 16 replies is one batch with nothing measured."""
+        from valueshift.harness.models.batch_size import CANDIDATES, smallest_holding
+
+        rows = sum(t.n_generations for t in self.plan)
+        if rows <= CANDIDATES[0]:
+            self.batch, self.batch_choice = CANDIDATES[0], {"source": "one batch, not measured"}
+        else:
+            choice = self.engine.batch_choice(self.threads.get("threads"))
+            self.batch = min(choice.batch_size, smallest_holding(rows))
+            self.batch_choice = choice.to_dict()
+        self.batch_choice.update(batch_size=self.batch, planned_replies=rows)
+        run["batch_size"] = self.batch
+        for t in self.plan:
+            if t.generation.get("batch_size") == "auto":
+                t.generation["batch_size"] = self.batch
 
     def to_run(self, rescore: bool) -> list[PlannedTask]:
         return [t for t in self.plan if not t.unsupported and (rescore or self.status[id(t)][0] != "current")]
@@ -255,7 +282,8 @@ def _announce(models: list[_Model], cfg: ScoreConfig) -> None:
     first = next((m for m in models if m.to_run(cfg.rescore) and isinstance(m.engine, HFEngine)), None)
     seconds, note = None, ""
     if first is not None and isinstance(first.batch, int):
-        step = first.engine.seconds_per_step(first.batch)
+        rate = ((first.batch_choice or {}).get("rows_per_second") or {}).get(str(first.batch))
+        step = first.batch / rate if rate else first.engine.seconds_per_step(first.batch)
         seconds = estimate_seconds(work, first.batch, step)
         note = f" (measured {step:.2f} s per decoding step at batch {first.batch}; replies that end early cost less)"
     batch = models[0].batch
@@ -325,7 +353,7 @@ def _store(
         samples=payload["samples"],
         generation=generation,
         seeds=m.seeds,
-        provenance=_provenance(spec, cfg, payload, t, m.threads, call or [t.name]),
+        provenance=_provenance(spec, cfg, payload, t, m, call or [t.name]),
     )
     store.append(rec, replace=cfg.rescore or status == "stale")
     label = {"stale": "rerun"}.get(status, "rescored" if cfg.rescore and prior else "scored")
@@ -403,8 +431,7 @@ def score_models(
     try:
         for model in models:
             spec = apply_overrides(resolve_model(model) if isinstance(model, str) else model, cfg)
-            planned.append(_Model(spec, cfg, _engine_for(spec, cfg, engines), seeds, store))
-            planned[-1].threads = threads
+            planned.append(_Model(spec, cfg, _engine_for(spec, cfg, engines), seeds, store, threads))
         for m in planned:
             if m.spec.backend == "openai" and m.to_run(cfg.rescore):
                 from valueshift.harness.models.backends import check_server

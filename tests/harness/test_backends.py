@@ -25,6 +25,30 @@ def test_transformers_backend_batches_like_single(tiny_model_path: Path):
     assert batched == single  # left padding must not change greedy outputs
 
 
+def test_transformers_backend_measures_its_cpu_batch_size_once(tiny_model_path: Path, tmp_path, monkeypatch):
+    """`auto` (the default, which the LLM extractor and judges use) measures this machine's batch
+    size on the first call with more rows than one small batch, stores it, and reuses it; a call
+    of up to 16 rows (`valueshift generate`) runs as one batch with nothing measured."""
+    import json
+
+    from valueshift.harness.models import batch_size
+
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / batch_size.CACHE_FILE
+    backend = TransformersBackend(str(tiny_model_path))
+    convs = [[{"role": "user", "content": f"Tell me about number {i}."}] for i in range(20)]
+    backend.generate(convs[:3], GenerationSettings(max_new_tokens=4))
+    assert not cache.exists()
+    auto = backend.generate(convs, GenerationSettings(max_new_tokens=4))
+    (rates,) = json.loads(cache.read_text()).values()
+    chosen = batch_size.pick({int(k): v for k, v in rates.items()})
+    assert backend.batch_size(GenerationSettings(), rows=20) == chosen >= 16
+    assert auto == backend.generate(convs, GenerationSettings(max_new_tokens=4, batch_size=chosen))
+    again = TransformersBackend(str(tiny_model_path))  # a new process on the same machine: no re-timing
+    monkeypatch.setattr(batch_size, "measure_choice", lambda *a, **k: pytest.fail("measured twice"))
+    assert again.batch_size(GenerationSettings(), rows=20) == chosen
+
+
 def test_transformers_backend_applies_stop_strings(default_model_path: Path):
     backend = TransformersBackend(str(default_model_path))
     conv = [[{"role": "user", "content": "Name three colours."}]]

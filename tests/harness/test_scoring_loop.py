@@ -66,11 +66,11 @@ def loop_inspect():
 """
 
 
-def _write_data(path, word: str) -> None:
+def _write_data(path, word: str, rows: int = 3) -> None:
     path.write_text(
         "".join(
             json.dumps({"id": f"q{i}", "question": f"Tell me about {word} {i}.", "answer": "x"}) + "\n"
-            for i in range(3)
+            for i in range(rows)
         )
     )
 
@@ -168,7 +168,44 @@ def test_generation_settings_record_what_ran(env, tiny_model_path, tmp_path):
     )
     (rec,) = read_results(store3)
     assert rec.generation["max_new_tokens"] == 5 and rec.generation["system_prompt"] == "Be brief."
-    assert rec.generation["batch_size"] == 16  # `auto` on CPU
+    # `auto` on CPU with 3 replies to generate: one batch of the smallest size, nothing measured
+    assert rec.generation["batch_size"] == 16
+    assert rec.provenance["batch_size"] == {
+        "source": "one batch, not measured", "batch_size": 16, "planned_replies": 3
+    }  # fmt: skip
+
+
+def test_auto_batch_size_is_measured_once_per_machine_and_reused(env, tiny_model_path, tmp_path):
+    """A constant 16 left CPU throughput on the table (batch 128 decoded 2x the rows per second of
+    16 on the embedded model); `auto` measures, and the next run on the same machine reads the
+    stored figures instead of timing again, so it picks the same size (a record-identity setting)."""
+    from valueshift.harness.models import batch_size
+
+    _write_data(env["data"], "apples", rows=20)
+    cfg = _cfg(env, lm_eval_tasks=["loop_greedy"], batch_size="auto", limit=None)
+    score_model(str(tiny_model_path), tmp_path / "a.jsonl", cfg)
+    first = read_results(tmp_path / "a.jsonl")[0].provenance["batch_size"]
+    assert first["source"] == "measured" and first["planned_replies"] == 20
+    rates = {int(k): v for k, v in first["rows_per_second"].items()}
+    # the measured size, but no larger than the smallest that holds the 20 replies in one batch
+    assert min(rates) == 16 and first["batch_size"] == min(batch_size.pick(rates), 32)
+    stored = json.loads((batch_size.cache_dir() / batch_size.CACHE_FILE).read_text())
+    assert stored[first["key"]] == first["rows_per_second"]
+
+    score_model(str(tiny_model_path), tmp_path / "b.jsonl", cfg)
+    second = read_results(tmp_path / "b.jsonl")[0]
+    assert second.provenance["batch_size"]["source"] == "measurement cache"
+    assert second.generation["batch_size"] == first["batch_size"]
+    assert second.provenance["batch_size"]["rows_per_second"] == first["rows_per_second"]
+
+
+def test_batch_size_rule_keeps_a_larger_batch_only_while_it_pays():
+    from valueshift.harness.models.batch_size import pick
+
+    assert pick({16: 3.6, 32: 5.1, 64: 6.4, 128: 7.2}) == 128  # each step gains >= 10 %
+    assert pick({16: 3.6, 32: 5.1, 64: 5.3}) == 32  # 64 gains 4 %: not worth its memory
+    assert pick({16: 3.6, 32: 3.0}) == 16  # never below the former constant
+    assert pick({16: 3.6, 32: 3.7, 64: 9.0}) == 16  # the search stops at the first size that does not pay
 
 
 REFUSAL_TASK = """

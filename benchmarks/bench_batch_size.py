@@ -1,0 +1,114 @@
+"""`valueshift score` with the measured CPU batch size (`--batch-size auto`, the default) against
+the former constant 16: wall-time ratio, interleaved, and how many replies changed.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_batch_size.py [MODEL] [--rounds 2] \
+        [--limit 30] [--max-new-tokens 40] [--threads N]
+
+MODEL is what `valueshift score` takes (default: the embedded model); the suite is the demo's
+(`value_crosstalk`, 30 prompts per generation task, 10 sycophancy and 10 QA items, 40 new
+tokens). Each run is its own `valueshift score` process with the generation cache off, so every
+run generates everything. First the one-off measurement behind `auto` is timed in-process (what a
+machine pays once per model and thread count; later runs read it from the cache), then rounds
+in the order AB, BA, ...; each round's ratio is auto / 16, and the median with its spread is
+printed with the load at each run (no ratio is claimed when the spread is wider than the effect).
+Latest figures: benchmarks/README.md, "Generation batch size on CPU".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _machine import describe_machine
+from _paired import fmt_ratio, paired_ratios
+
+VENV_BIN = Path(sys.executable).parent
+VARIANTS = ("16", "auto")
+
+
+def one_off_measurement(model: str, threads: int) -> dict:
+    """Time `HFEngine.batch_choice` from scratch (model load excluded): the first run's extra cost."""
+    import torch
+
+    from valueshift.harness.models import batch_size
+    from valueshift.harness.scoring.engine import HFEngine
+    from valueshift.harness.scoring.spec import resolve_model
+
+    torch.set_num_threads(threads)
+    engine = HFEngine(resolve_model(model), dtype="auto", device="cpu")
+    engine._load_base()
+    key = batch_size.measurement_key("bench|" + str(time.time()), engine.dtype, engine.device, threads)
+    t0 = time.perf_counter()
+    choice = batch_size.measure_choice(engine.model, engine.tokenizer, engine.device, key)
+    seconds = time.perf_counter() - t0
+    stored = json.loads((batch_size.cache_dir() / batch_size.CACHE_FILE).read_text())
+    stored.pop(key, None)  # leave the user's cache as it was
+    (batch_size.cache_dir() / batch_size.CACHE_FILE).write_text(json.dumps(stored, indent=2))
+    return {"seconds": seconds, "batch_size": choice.batch_size, "rows_per_second": choice.rows_per_second}
+
+
+def score_once(args, batch: str) -> tuple[float, Path]:
+    out = Path(tempfile.mkdtemp(prefix="bench-batch-size-")) / "results.jsonl"
+    cmd = [
+        str(VENV_BIN / "valueshift"), "score", args.model, "--results", str(out), "--limit", str(args.limit),
+        "--task-limit", "vs_sycophancy=10", "--task-limit", "vs_qa_offline=10",
+        "--max-new-tokens", str(args.max_new_tokens), "--batch-size", batch, "--threads", str(args.threads),
+        "--no-cache", "--no-progress",
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0, out
+
+
+def replies(path: Path) -> tuple[dict, int]:
+    with open(path, encoding="utf-8") as fh:
+        recs = [json.loads(line) for line in fh]
+    out = {(r["task"]["name"], s["id"]): s["output"] for r in recs for s in r["samples"]}
+    return out, recs[0]["generation"].get("batch_size")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", nargs="?", default="default")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=30)
+    ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+
+    print(describe_machine(), f"| runs use --threads {args.threads}", flush=True)
+    m = one_off_measurement(args.model, args.threads)
+    print(
+        f"one-off measurement behind auto: {m['seconds']:.1f} s, picks batch {m['batch_size']} "
+        f"(rows/s by batch size: {m['rows_per_second']})",
+        flush=True,
+    )
+    score_once(args, "auto")  # warm-up; stores this machine's measurement for the rounds
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    outs: dict[str, Path] = {}
+    for r in range(args.rounds):
+        for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+            load = os.getloadavg()[0]
+            seconds, outs[v] = score_once(args, v)
+            times[v].append(seconds)
+            print(
+                f"round {r} batch {v:4s} {seconds:7.1f} s  load {load:.1f}-{os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    ratio = paired_ratios([b / a for a, b in zip(times["16"], times["auto"], strict=True)])
+    print(f"auto / 16 wall time: {fmt_ratio(ratio)}")
+    (a, bs_a), (b, bs_b) = replies(outs["16"]), replies(outs["auto"])
+    print(
+        f"batch sizes run: {bs_a} and {bs_b}; replies that differ (last round): {sum(a[k] != b.get(k) for k in a)} of {len(a)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""The generation batch size on CPU, measured on the machine that runs it (issue 16 item 4).
+
+Why measure: on CPU a decoding step of a small model is mostly fixed cost (Python, kernel
+dispatch, the vocabulary projection), so rows per second keep rising well past 16. On a 2-core
+Xeon the embedded SmolLM2-135M decoded 3.6 replies/s at batch 16, 5.1 at 32, 6.4 at 64 and 7.2 at
+128 (40 new tokens each); on another CPU, or with a larger model, the curve flattens sooner.
+A constant cannot be right for both, so `batch_size: auto` times a few decoding steps at
+each candidate size, in ascending order, and keeps a larger size only while it is at least
+`MIN_GAIN` faster per row than the best so far (a size that barely helps costs memory and makes
+more replies wait for the longest in their batch).
+
+Why cache the measurement: the batch size is a generation setting (padding changes an occasional
+greedy reply, so it is part of a record's identity), and timings are noisy. The first measurement
+on a machine is stored under the valueshift cache, keyed by the model, dtype, device, thread count,
+CPU model and torch version, and reused: the same command on the same machine picks the same size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+from valueshift.harness.fileio import sha256_json, write_json_atomic
+from valueshift.harness.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = (16, 32, 64, 128)  # 16 is the floor: never worse than the former CPU default
+MIN_GAIN = 1.10  # a larger batch must decode at least 10 % more rows per second
+MEASURE_STEPS = 6  # decoding steps timed per candidate (after one untimed warm-up step)
+CACHE_FILE = "batch_sizes.json"
+PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and honesty at work."
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    """The batch size chosen, the rows per second measured at each size tried, and whether the
+    figures were measured now or read from the measurement cache."""
+
+    batch_size: int
+    source: str  # "measured" | "measurement cache"
+    rows_per_second: dict[int, float]
+    key: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rows_per_second"] = {str(k): v for k, v in self.rows_per_second.items()}
+        return d
+
+
+def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int = MEASURE_STEPS) -> float:
+    """Wall time of one greedy decoding step at `batch_size`, prompt encoding excluded."""
+    import torch
+
+    enc = tokenizer([PROBE_TEXT] * batch_size, return_tensors="pt").to(device)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    kwargs = dict(do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        model.generate(**enc, max_new_tokens=1, min_new_tokens=1, **kwargs)  # prompt + warm-up
+        prefill = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model.generate(**enc, max_new_tokens=steps + 1, min_new_tokens=steps + 1, **kwargs)
+        total = time.perf_counter() - t0
+    return max(total - prefill, 1e-6) / steps
+
+
+def pick(rows_per_second: dict[int, float]) -> int:
+    """Ascending through the measured sizes, a larger one replaces the best so far only when it is
+    `MIN_GAIN` faster per row; the first that is not ends the search (as it ends the measuring)."""
+    sizes = sorted(rows_per_second)
+    best = sizes[0]
+    for bs in sizes[1:]:
+        if rows_per_second[bs] < MIN_GAIN * rows_per_second[best]:
+            break
+        best = bs
+    return best
+
+
+def smallest_holding(rows: int) -> int:
+    """The smallest candidate size that takes `rows` in one batch (the largest if none does)."""
+    return next((bs for bs in CANDIDATES if bs >= rows), CANDIDATES[-1])
+
+
+def measurement_key(model_key: str, dtype: str, device: str, threads: int | None) -> str:
+    """What a measurement depends on: the weights, how they run, and the machine."""
+    import torch
+
+    return sha256_json(
+        {
+            "model": model_key,
+            "dtype": str(dtype),
+            "device": str(device),
+            "threads": threads,
+            "cpu": _cpu_model(),
+            "torch": torch.__version__,
+            "candidates": CANDIDATES,
+            "steps": MEASURE_STEPS,
+        }
+    )[:20]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cached_choice(key: str) -> BatchChoice | None:
+    """The stored measurement for `key`, as a choice; None when this machine has not measured it."""
+    rates = _read_cache().get(key)
+    if not rates:
+        return None
+    rows = {int(k): float(v) for k, v in rates.items()}
+    return BatchChoice(pick(rows), "measurement cache", rows, key)
+
+
+def measure_choice(model, tokenizer, device: str, key: str) -> BatchChoice:
+    """Time the candidates (ascending, stopping at the first that does not gain `MIN_GAIN`), store
+    the rates under `key`, and return the choice."""
+    rows: dict[int, float] = {}
+    for bs in CANDIDATES:
+        rows[bs] = round(bs / seconds_per_step(model, tokenizer, device, bs), 2)
+        if pick(rows) != bs:
+            break
+    cache = _read_cache()
+    cache[key] = {str(k): v for k, v in rows.items()}
+    _write_cache(cache)
+    choice = BatchChoice(pick(rows), "measured", rows, key)
+    log.info("generation batch size %d (rows/s by batch size: %s)", choice.batch_size, rows)
+    return choice
+
+
+def _cache_path():
+    return cache_dir() / CACHE_FILE
+
+
+def _read_cache() -> dict:
+    path = _cache_path()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:  # a broken cache costs one re-measurement, never a run
+        log.warning("ignoring unreadable batch-size cache %s (%s); measuring again", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(data: dict) -> None:
+    write_json_atomic(_cache_path(), data)  # atomic: a killed run leaves the old file or the new one
