@@ -50,7 +50,7 @@ def one_off_measurement(model: str, threads: int) -> dict:
     stored = json.loads((batch_size.cache_dir() / batch_size.CACHE_FILE).read_text())
     stored.pop(key, None)  # leave the user's cache as it was
     (batch_size.cache_dir() / batch_size.CACHE_FILE).write_text(json.dumps(stored, indent=2))
-    return {"seconds": seconds, "batch_size": choice.batch_size, "rows_per_second": choice.rows_per_second}
+    return {"seconds": seconds, "batch_size": choice.batch_size, "tokens_per_second": choice.tokens_per_second}
 
 
 def score_once(args, batch: str) -> tuple[float, Path]:
@@ -86,7 +86,7 @@ def main() -> int:
     m = one_off_measurement(args.model, args.threads)
     print(
         f"one-off measurement behind auto: {m['seconds']:.1f} s, picks batch {m['batch_size']} "
-        f"(rows/s by batch size: {m['rows_per_second']})",
+        f"(tokens/s by batch size: {m['tokens_per_second']})",
         flush=True,
     )
     score_once(args, "auto")  # warm-up; stores this machine's measurement for the rounds

@@ -1,7 +1,7 @@
 """The generation batch size on CPU, measured on the machine that runs it (issue 16 item 4).
 
 Why measure: on CPU a decoding step of a small model is mostly fixed cost (Python, kernel
-dispatch, the vocabulary projection), so rows per second keep rising well past 16. On a 2-core
+dispatch, the vocabulary projection), so decoded tokens per second keep rising well past 16. On a 2-core
 Xeon the embedded SmolLM2-135M decoded 3.6 replies/s at batch 16, 5.1 at 32, 6.4 at 64 and 7.2 at
 128 (40 new tokens each); on another CPU, or with a larger model, the curve flattens sooner.
 A constant cannot be right for both, so `batch_size: auto` times a few decoding steps at
@@ -29,7 +29,7 @@ from valueshift.harness.paths import cache_dir
 log = logging.getLogger(__name__)
 
 CANDIDATES = (16, 32, 64, 128)  # 16 is the floor: never worse than the former CPU default
-MIN_GAIN = 1.10  # a larger batch must decode at least 10 % more rows per second
+MIN_GAIN = 1.10  # a larger batch must decode at least 10 % more tokens per second
 MEASURE_STEPS = 6  # decoding steps timed per candidate (after one untimed warm-up step)
 CACHE_FILE = "batch_sizes.json"
 PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and honesty at work."
@@ -37,17 +37,17 @@ PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and hon
 
 @dataclass(frozen=True)
 class BatchChoice:
-    """The batch size chosen, the rows per second measured at each size tried, and whether the
+    """The batch size chosen, the decoded tokens per second (rows x steps) measured at each size tried, and whether the
     figures were measured now or read from the measurement cache."""
 
     batch_size: int
     source: str  # "measured" | "measurement cache"
-    rows_per_second: dict[int, float]
+    tokens_per_second: dict[int, float]
     key: str
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["rows_per_second"] = {str(k): v for k, v in self.rows_per_second.items()}
+        d["tokens_per_second"] = {str(k): v for k, v in self.tokens_per_second.items()}
         return d
 
 
@@ -68,13 +68,13 @@ def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int 
     return max(total - prefill, 1e-6) / steps
 
 
-def pick(rows_per_second: dict[int, float]) -> int:
+def pick(tokens_per_second: dict[int, float]) -> int:
     """Ascending through the measured sizes, a larger one replaces the best so far only when it is
     `MIN_GAIN` faster per row; the first that is not ends the search (as it ends the measuring)."""
-    sizes = sorted(rows_per_second)
+    sizes = sorted(tokens_per_second)
     best = sizes[0]
     for bs in sizes[1:]:
-        if rows_per_second[bs] < MIN_GAIN * rows_per_second[best]:
+        if tokens_per_second[bs] < MIN_GAIN * tokens_per_second[best]:
             break
         best = bs
     return best
@@ -135,7 +135,7 @@ def measure_choice(model, tokenizer, device: str, key: str) -> BatchChoice:
     cache[key] = {str(k): v for k, v in rows.items()}
     _write_cache(cache)
     choice = BatchChoice(pick(rows), "measured", rows, key)
-    log.info("generation batch size %d (rows/s by batch size: %s)", choice.batch_size, rows)
+    log.info("generation batch size %d (tokens/s by batch size: %s)", choice.batch_size, rows)
     return choice
 
 

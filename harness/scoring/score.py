@@ -282,7 +282,7 @@ def _announce(models: list[_Model], cfg: ScoreConfig) -> None:
     first = next((m for m in models if m.to_run(cfg.rescore) and isinstance(m.engine, HFEngine)), None)
     seconds, note = None, ""
     if first is not None and isinstance(first.batch, int):
-        rate = ((first.batch_choice or {}).get("rows_per_second") or {}).get(str(first.batch))
+        rate = ((first.batch_choice or {}).get("tokens_per_second") or {}).get(str(first.batch))
         step = first.batch / rate if rate else first.engine.seconds_per_step(first.batch)
         seconds = estimate_seconds(work, first.batch, step)
         note = f" (measured {step:.2f} s per decoding step at batch {first.batch}; replies that end early cost less)"

@@ -186,17 +186,17 @@ def test_auto_batch_size_is_measured_once_per_machine_and_reused(env, tiny_model
     score_model(str(tiny_model_path), tmp_path / "a.jsonl", cfg)
     first = read_results(tmp_path / "a.jsonl")[0].provenance["batch_size"]
     assert first["source"] == "measured" and first["planned_replies"] == 20
-    rates = {int(k): v for k, v in first["rows_per_second"].items()}
+    rates = {int(k): v for k, v in first["tokens_per_second"].items()}
     # the measured size, but no larger than the smallest that holds the 20 replies in one batch
     assert min(rates) == 16 and first["batch_size"] == min(batch_size.pick(rates), 32)
     stored = json.loads((batch_size.cache_dir() / batch_size.CACHE_FILE).read_text())
-    assert stored[first["key"]] == first["rows_per_second"]
+    assert stored[first["key"]] == first["tokens_per_second"]
 
     score_model(str(tiny_model_path), tmp_path / "b.jsonl", cfg)
     second = read_results(tmp_path / "b.jsonl")[0]
     assert second.provenance["batch_size"]["source"] == "measurement cache"
     assert second.generation["batch_size"] == first["batch_size"]
-    assert second.provenance["batch_size"]["rows_per_second"] == first["rows_per_second"]
+    assert second.provenance["batch_size"]["tokens_per_second"] == first["tokens_per_second"]
 
 
 def test_batch_size_rule_keeps_a_larger_batch_only_while_it_pays():
