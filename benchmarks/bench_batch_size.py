@@ -50,7 +50,11 @@ def one_off_measurement(model: str, threads: int) -> dict:
     stored = json.loads((batch_size.cache_dir() / batch_size.CACHE_FILE).read_text())
     stored.pop(key, None)  # leave the user's cache as it was
     (batch_size.cache_dir() / batch_size.CACHE_FILE).write_text(json.dumps(stored, indent=2))
-    return {"seconds": seconds, "batch_size": choice.batch_size, "tokens_per_second": choice.tokens_per_second}
+    return {
+        "seconds": seconds,
+        "batch_size": choice.batch_size,
+        "tokens_per_second": choice.tokens_per_second,
+    }
 
 
 def score_once(args, batch: str) -> tuple[float, Path]:
