@@ -37,8 +37,8 @@ PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and hon
 
 @dataclass(frozen=True)
 class BatchChoice:
-    """The batch size chosen, the decoded tokens per second (rows x steps) measured at each size tried, and whether the
-    figures were measured now or read from the measurement cache."""
+    """The batch size chosen, the decoded tokens per second (rows x steps) measured at each size
+    tried, and whether the figures were measured now or read from the measurement cache."""
 
     batch_size: int
     source: str  # "measured" | "measurement cache"
@@ -116,26 +116,34 @@ def _cpu_model() -> str:
 
 def cached_choice(key: str) -> BatchChoice | None:
     """The stored measurement for `key`, as a choice; None when this machine has not measured it."""
-    rates = _read_cache().get(key)
-    if not rates:
-        return None
-    rows = {int(k): float(v) for k, v in rates.items()}
-    return BatchChoice(pick(rows), "measurement cache", rows, key)
+    stored = _read_cache().get(key)
+    try:
+        rates = {int(k): float(v) for k, v in stored.items()} if stored else None
+    except (AttributeError, TypeError, ValueError):  # a hand-edited or broken entry: measure again
+        log.warning("ignoring a malformed batch-size measurement in %s; measuring again", _cache_path())
+        rates = None
+    return BatchChoice(pick(rates), "measurement cache", rates, key) if rates else None
 
 
 def measure_choice(model, tokenizer, device: str, key: str) -> BatchChoice:
     """Time the candidates (ascending, stopping at the first that does not gain `MIN_GAIN`), store
     the rates under `key`, and return the choice."""
-    rows: dict[int, float] = {}
+    rates: dict[int, float] = {}
     for bs in CANDIDATES:
-        rows[bs] = round(bs / seconds_per_step(model, tokenizer, device, bs), 2)
-        if pick(rows) != bs:
+        try:
+            rates[bs] = round(bs / seconds_per_step(model, tokenizer, device, bs), 2)
+        except (RuntimeError, MemoryError) as exc:  # e.g. out of memory: the sizes that ran stand
+            if not rates:
+                raise
+            log.warning("batch size %d did not run (%s); choosing among %s", bs, exc, sorted(rates))
+            break
+        if pick(rates) != bs:
             break
     cache = _read_cache()
-    cache[key] = {str(k): v for k, v in rows.items()}
+    cache[key] = {str(k): v for k, v in rates.items()}
     _write_cache(cache)
-    choice = BatchChoice(pick(rows), "measured", rows, key)
-    log.info("generation batch size %d (tokens/s by batch size: %s)", choice.batch_size, rows)
+    choice = BatchChoice(pick(rates), "measured", rates, key)
+    log.info("generation batch size %d (tokens/s by batch size: %s)", choice.batch_size, rates)
     return choice
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from valueshift.harness.cli import run_command
+from valueshift.harness.models.batch_size import CACHE_FILE as BATCH_CACHE_FILE
 from valueshift.harness.results import ResultsStore, read_results
 from valueshift.harness.scoring import ModelSpecError, ScoreConfig, TaskNotFound, resolve_model, score_model
 
@@ -284,7 +286,15 @@ def test_sigkill_midway_then_rerun_loses_and_duplicates_nothing(env, tiny_model_
     # same results as an uninterrupted run that generates everything afresh
     fresh = tmp_path / "fresh.jsonl"
     mp = pytest.MonkeyPatch()
-    mp.setenv("VALUESHIFT_CACHE", str(tmp_path / "fresh-cache"))
+    fresh_cache = tmp_path / "fresh-cache"
+    # no replies reused, but the same machine's batch-size measurement: 24 planned replies make
+    # `auto` time 16 against 32, and a second timing on a noisy box may pick the other size (a
+    # different generation setting, so a different record id: CI failed that way once)
+    measured = env["root"] / "cache" / BATCH_CACHE_FILE
+    assert measured.exists(), "the killed run measured no batch size: the copy below proves nothing"
+    fresh_cache.mkdir()
+    shutil.copy(measured, fresh_cache / BATCH_CACHE_FILE)
+    mp.setenv("VALUESHIFT_CACHE", str(fresh_cache))
     try:
         score_model(  # the CLI's defaults: batch size is a generation setting (part of the record id)
             str(tiny_model_path), fresh, _cfg(env, lm_eval_tasks=["toy_suite"], limit=8, batch_size="auto")

@@ -199,6 +199,41 @@ def test_auto_batch_size_is_measured_once_per_machine_and_reused(env, tiny_model
     assert second.provenance["batch_size"]["tokens_per_second"] == first["tokens_per_second"]
 
 
+def test_a_batch_size_that_cannot_run_ends_the_search_without_failing(tmp_path, monkeypatch, caplog):
+    """A model that runs out of memory at a large batch (a big model on a small laptop) keeps the
+    best size that ran, and says so; a malformed stored measurement is measured again. The step
+    times are fixed (timings in a test would be noise): 16 and 32 take one second per step, so 32
+    doubles the rate and the search goes on to 64, which runs out of memory."""
+    from valueshift.harness.models import batch_size
+
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    tried = []
+
+    def oom_above_32(model, tok, device, bs, *a, **k):
+        tried.append(bs)
+        if bs > 32:
+            raise RuntimeError("DefaultCPUAllocator: not enough memory")
+        return 1.0
+
+    monkeypatch.setattr(batch_size, "seconds_per_step", oom_above_32)
+    with caplog.at_level("WARNING"):
+        choice = batch_size.measure_choice(None, None, "cpu", "k1")
+    assert tried == [16, 32, 64]
+    assert choice.batch_size == 32 and choice.tokens_per_second == {16: 16.0, 32: 32.0}
+    assert "batch size 64 did not run" in caplog.text
+    assert batch_size.cached_choice("k1").batch_size == 32  # what ran is stored and reused
+
+    batch_size._write_cache({"k1": {"sixteen": "fast"}})
+    assert batch_size.cached_choice("k1") is None
+
+    def oom_always(*a, **k):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory")
+
+    monkeypatch.setattr(batch_size, "seconds_per_step", oom_always)  # not even 16 runs: a clear error
+    with pytest.raises(RuntimeError, match="not enough memory"):
+        batch_size.measure_choice(None, None, "cpu", "k2")
+
+
 def test_batch_size_rule_keeps_a_larger_batch_only_while_it_pays():
     from valueshift.harness.models.batch_size import pick
 
