@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from _machine import describe_machine
 from _paired import fmt_ratio, paired_ratios
+from _score import differing, replies
+from _score import score_once as run_score
 
 VENV_BIN = Path(sys.executable).parent
 VARIANTS = ("16", "auto")
@@ -58,23 +58,7 @@ def one_off_measurement(model: str, threads: int) -> dict:
 
 
 def score_once(args, batch: str) -> tuple[float, Path]:
-    out = Path(tempfile.mkdtemp(prefix="bench-batch-size-")) / "results.jsonl"
-    cmd = [
-        str(VENV_BIN / "valueshift"), "score", args.model, "--results", str(out), "--limit", str(args.limit),
-        "--task-limit", "vs_sycophancy=10", "--task-limit", "vs_qa_offline=10",
-        "--max-new-tokens", str(args.max_new_tokens), "--batch-size", batch, "--threads", str(args.threads),
-        "--no-cache", "--no-progress",
-    ]  # fmt: skip
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0, out
-
-
-def replies(path: Path) -> tuple[dict, int]:
-    with open(path, encoding="utf-8") as fh:
-        recs = [json.loads(line) for line in fh]
-    out = {(r["task"]["name"], s["id"]): s["output"] for r in recs for s in r["samples"]}
-    return out, recs[0]["generation"].get("batch_size")
+    return run_score(args.model, ["--batch-size", batch], args.limit, args.max_new_tokens, args.threads)
 
 
 def main() -> int:
@@ -107,9 +91,9 @@ def main() -> int:
             )
     ratio = paired_ratios([b / a for a, b in zip(times["16"], times["auto"], strict=True)])
     print(f"auto / 16 wall time: {fmt_ratio(ratio)}")
-    (a, bs_a), (b, bs_b) = replies(outs["16"]), replies(outs["auto"])
+    bs_a, bs_b = (replies(outs[v])[1].get("batch_size") for v in VARIANTS)
     print(
-        f"batch sizes run: {bs_a} and {bs_b}; replies that differ (last round): {sum(a[k] != b.get(k) for k in a)} of {len(a)}"
+        f"batch sizes run: {bs_a} and {bs_b}; replies that differ (last round): {differing(outs['16'], outs['auto'])}"
     )
     return 0
 

@@ -155,7 +155,12 @@ def register(subparsers) -> None:
         help="CPU threads (default: $OMP_NUM_THREADS, else the cores not busy with other work)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the harness's choice)")
-    p.add_argument("--dtype", default=None, help="auto, float32, bfloat16 ...")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        help="auto (default; on CPU bfloat16 where the CPU has native bf16, AMX or AVX512-BF16, else "
+        "float32; on GPU the model's own), float32, bfloat16 ... Outputs depend on it: the record names it",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
         "--system-prompt", default=None, help="system prompt for every prompt (overrides the checkpoint's)"

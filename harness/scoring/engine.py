@@ -103,6 +103,7 @@ class HFEngine:
         self._tokenizer = None
         self.model = None  # the base, or a PeftModel around it once an adapter is attached
         self._adapters: dict[str, str] = {}  # adapter path -> peft adapter name
+        self._pristine: dict[str, dict] = {}  # adapted layer -> its base parameters, never merged
         self.loads = 0  # how many times base weights were read (1 per engine)
 
     @property
@@ -157,19 +158,52 @@ class HFEngine:
         return name
 
     @contextlib.contextmanager
-    def activate(self, spec: ModelSpec) -> Iterator[None]:
-        """Run the block with `spec`'s adapter on (or with adapters off for the base)."""
+    def activate(self, spec: ModelSpec, merge: bool = False) -> Iterator[None]:
+        """Run the block with `spec`'s adapter on (or with adapters off for the base). With
+        `merge`, the adapter's LoRA is merged into the weights for the block (see `_merged`)."""
         from peft import PeftModel
 
         if spec.adapter:
             name = self._attach(spec.adapter)
             self.model.set_adapter(name)
-            yield
+            if merge:
+                with self._merged(name):
+                    yield
+            else:
+                yield
         elif isinstance(self._load_base(), PeftModel):
             with self.model.disable_adapter():
                 yield
         else:
             yield
+
+    @contextlib.contextmanager
+    def _merged(self, name: str) -> Iterator[None]:
+        """The adapter merged into the base weights for the block, then the base restored bit for
+        bit. Why: an unmerged LoRA runs two extra matmuls and peft's Python per adapted layer at
+        every decoding step (13 % of a CPU step on the embedded model, benchmarks/README.md,
+        "LoRA merged for generation"); merged, a step costs what the base's does. Why restore from a
+        copy: peft's unmerge subtracts the delta again, and (W + d) - d is not W in floating point;
+        the base scored after an adapter must give the outputs it gives alone. The copy of each
+        adapted layer's weights is taken once, while nothing is merged, and kept for the engine."""
+        import torch
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        layers = {n: m for n, m in self.model.named_modules() if isinstance(m, BaseTunerLayer)}
+        for n, m in layers.items():
+            if n not in self._pristine:
+                base = m.get_base_layer()
+                self._pristine[n] = {k: t.detach().clone() for k, t in base.named_parameters(recurse=False)}
+        self.model.merge_adapter([name])
+        try:
+            yield
+        finally:
+            self.model.unmerge_adapter()
+            with torch.no_grad():
+                for n, m in layers.items():
+                    params = dict(m.get_base_layer().named_parameters(recurse=False))
+                    for k, saved in self._pristine[n].items():
+                        params[k].copy_(saved)
 
     def lm(self, batch_size: int | str, on_generation: Callable[[int], None] | None = None):
         """An lm-eval model over the currently loaded weights (call inside `activate`)."""
@@ -241,7 +275,8 @@ class VLLMEngine:
         return self._lm
 
     @contextlib.contextmanager
-    def activate(self, spec: ModelSpec) -> Iterator[None]:
+    def activate(self, spec: ModelSpec, merge: bool = False) -> Iterator[None]:
+        """`merge` is ignored: vLLM serves adapters with its own LoRA kernels."""
         from vllm.lora.request import LoRARequest
 
         lm = self.lm("auto")

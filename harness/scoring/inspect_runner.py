@@ -125,12 +125,17 @@ def merged_model_path(spec: ModelSpec) -> str:
     return str(out)
 
 
-def inspect_model(spec: ModelSpec, device: str | None) -> tuple[str, dict, str | None]:
-    """Inspect model name, model_args and base_url for a spec (greedy decoding)."""
+def inspect_model(
+    spec: ModelSpec, device: str | None, dtype: str | None = None
+) -> tuple[str, dict, str | None]:
+    """Inspect model name, model_args and base_url for a spec (greedy decoding); `dtype` is the
+    resolved scoring dtype, passed to transformers so Inspect runs what the record says."""
     if spec.backend == "hf":
         args: dict[str, Any] = {"do_sample": False}
         if device:
             args["device"] = device
+        if dtype and dtype != "auto":
+            args["dtype"] = dtype
         return f"hf/{merged_model_path(spec)}", args, None
     if spec.backend == "vllm":
         return f"vllm/{merged_model_path(spec)}", {}, None
@@ -170,7 +175,7 @@ class InspectRunner:
 
         from valueshift.harness.scoring.lmeval_runner import TaskNotFound
 
-        name, args, base_url = inspect_model(self.spec, self.run_cfg.get("device"))
+        name, args, base_url = inspect_model(self.spec, self.run_cfg.get("device"), self.run_cfg.get("dtype"))
         gen = planned.generation
         kwargs: dict[str, Any] = {"temperature": 0.0, "seed": self.seed}
         if gen.get("max_new_tokens"):

@@ -118,6 +118,8 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
             limit=limit,
             dtype=run.get("dtype"),
         )
+        if spec.adapter and run.get("merge_adapters"):
+            gen["adapter_weights"] = "merged"  # float sums differ from the unmerged LoRA's
         unsupported = ""
         if spec.backend == "openai" and otype != "generate_until":
             unsupported = (
@@ -235,7 +237,7 @@ class LmEvalRunner:
             raise ValueError(f"run_many: tasks with different max_new_tokens {sorted(map(str, mnts))}")
         if self.engine is None:
             return self._evaluate(openai_lm(self.spec), planned)
-        with self.engine.activate(self.spec):
+        with self.engine.activate(self.spec, merge=bool(self.run_cfg.get("merge_adapters"))):
             return self._evaluate(self.engine.lm(self.run_cfg["batch_size"], self.on_generation), planned)
 
     def _evaluate(self, lm, planned: list[PlannedTask]) -> dict:

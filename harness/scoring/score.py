@@ -19,6 +19,7 @@ from pathlib import Path
 
 from valueshift.harness import __version__
 from valueshift.harness.errors import InputError
+from valueshift.harness.models.dtype import resolve_dtype
 from valueshift.harness.results import ResultRecord, ResultsStore, TaskInfo, current_command, package_versions
 from valueshift.harness.scoring.convert import inspect_log_payload, lmeval_task_payload
 from valueshift.harness.scoring.engine import HFEngine, ModelLoadError, VLLMEngine, default_device, engine_key
@@ -61,7 +62,7 @@ class ScoreConfig:
     cpu_max_new_tokens: int | None = CPU_MAX_NEW_TOKENS  # CPU cap where a task needs no more; None: off
     batch_size: int | str = "auto"  # auto: measured on CPU (>= 16, cached per machine), lm-eval's on GPU
     device: str | None = None
-    dtype: str = "auto"
+    dtype: str = "auto"  # CPU: bfloat16 where native (AMX / AVX512-BF16), else float32; GPU: the model's
     seed: int = 0
     system_prompt: str | None = None  # overrides the checkpoint's evaluation system prompt
     no_system_prompt: bool = False
@@ -78,6 +79,9 @@ class ScoreConfig:
     # instead of one per task (0.79x the time of per-task calls on a demo checkpoint, interleaved, idle;
     # benchmarks/bench_score_batching.py); a failing call is re-run task by task.
     batch_tasks: bool = True
+    # On CPU an adapter generates with its LoRA merged into the weights, the base restored exactly
+    # afterwards (HFEngine._merged; benchmarks/bench_merged_lora.py). Off: peft's unmerged forward.
+    merge_adapters: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> ScoreConfig:
@@ -222,9 +226,11 @@ class _Model:
             "chat_template_sha": (
                 engine.chat_template_sha() if engine is not None and cfg.apply_chat_template else None
             ),
-            "dtype": cfg.dtype,
+            "dtype": _dtype(spec, cfg),  # resolved: outputs depend on it (never "auto" on CPU)
             "include_path": cfg.include_path,
             "device": cfg.device,
+            # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged)
+            "merge_adapters": cfg.merge_adapters and self.on_cpu and isinstance(engine, HFEngine),
         }
         self.plan: list[PlannedTask] = []
         if cfg.lm_eval_tasks:
@@ -264,13 +270,21 @@ class _Model:
         return [t for t in self.plan if not t.unsupported and (rescore or self.status[id(t)][0] != "current")]
 
 
+def _dtype(spec: ModelSpec, cfg: ScoreConfig) -> str:
+    """The dtype that runs (harness/models/dtype.py): `auto` resolved for transformers, by device
+    and CPU; vLLM and endpoints keep what was asked."""
+    if spec.backend != "hf":
+        return cfg.dtype
+    return resolve_dtype(cfg.dtype, cfg.device or default_device())
+
+
 def _engine_for(spec: ModelSpec, cfg: ScoreConfig, engines: dict):
     if spec.backend == "openai":
         return None
     key = engine_key(spec)
     if key not in engines:
         cls = HFEngine if spec.backend == "hf" else VLLMEngine
-        engines[key] = cls(spec, dtype=cfg.dtype, device=cfg.device)
+        engines[key] = cls(spec, dtype=_dtype(spec, cfg), device=cfg.device)
     return engines[key]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from valueshift.harness.cli import run_command
 from valueshift.harness.results import read_results
-from valueshift.harness.scoring import ScoreConfig, score_model, score_models
+from valueshift.harness.scoring import ScoreConfig, resolve_model, score_model, score_models
 
 TASK = """
 task: adapt_toy
@@ -124,3 +124,44 @@ def test_cli_scores_several_checkpoints_in_one_call(setup, tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert out.count("scored") == 2
     assert {r.model.induced_value for r in read_results(store)} == {"empathy", "honesty"}
+
+
+def test_adapters_generate_with_merged_weights_on_cpu_and_leave_the_base_exact(setup, tmp_path, monkeypatch):
+    """On CPU an adapter generates with its LoRA merged into the weights (issue 16: an active
+    unmerged LoRA made every decoding step ~13 % slower on the embedded model); unmerging restores
+    the base bit for bit, so the base scored after an adapter gives the record it gives alone."""
+    import torch
+
+    from valueshift.harness.scoring.engine import HFEngine
+
+    base, adapter = setup["models"][0], setup["models"][1]
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache-after"))
+    after = tmp_path / "after.jsonl"
+    score_models([adapter, base], after, _cfg(setup))  # the base runs after the adapter merged
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache-alone"))
+    alone = tmp_path / "alone.jsonl"
+    score_model(base, alone, _cfg(setup))
+    recs = {r.model.adapter is None: r for r in read_results(after)}
+    assert recs[False].generation["adapter_weights"] == "merged"
+    assert "adapter_weights" not in recs[True].generation  # the base has nothing to merge
+    (ref,) = read_results(alone)
+    assert _key(recs[True]) == _key(ref)
+
+    engine = HFEngine(resolve_model(base), dtype="float32", device="cpu")
+    spec_a = resolve_model(adapter)
+
+    def base_weights():  # the base's tensors by their plain name, with or without peft around them
+        sd = engine.model.state_dict()
+        return {
+            k.replace("base_model.model.", "").replace("base_layer.", ""): v
+            for k, v in sd.items()
+            if "lora_" not in k
+        }
+
+    with engine.activate(resolve_model(base)):  # loads the base
+        before = {k: v.clone() for k, v in base_weights().items()}
+    for _ in range(3):  # merge and unmerge repeatedly: no drift accumulates
+        with engine.activate(spec_a, merge=True):
+            assert any(not torch.equal(v, before[k]) for k, v in base_weights().items())
+    now = base_weights()
+    assert now.keys() == before.keys() and all(torch.equal(now[k], v) for k, v in before.items())

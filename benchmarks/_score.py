@@ -1,0 +1,43 @@
+"""One `valueshift score` run of the demo's suite in its own process, for the interleaved scoring
+benchmarks (bench_batch_size.py, bench_merged_lora.py, bench_cpu_dtype.py): the same tasks and
+limits as the demo, the generation cache off so every run generates everything."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def score_once(
+    model: str, extra: list[str], limit: int, max_new_tokens: int, threads: int
+) -> tuple[float, Path]:
+    """Wall seconds of one `valueshift score` process and its results file."""
+    out = Path(tempfile.mkdtemp(prefix="bench-score-")) / "results.jsonl"
+    cmd = [
+        str(VENV_BIN / "valueshift"), "score", model, "--results", str(out), "--limit", str(limit),
+        "--task-limit", "vs_sycophancy=10", "--task-limit", "vs_qa_offline=10",
+        "--max-new-tokens", str(max_new_tokens), "--threads", str(threads), "--no-cache", "--no-progress", *extra,
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0, out
+
+
+def replies(path: Path) -> tuple[dict, dict]:
+    """Replies by (task, sample id), and the first record's generation settings."""
+    with open(path, encoding="utf-8") as fh:
+        recs = [json.loads(line) for line in fh]
+    out = {(r["task"]["name"], s["id"]): s["output"] for r in recs for s in r["samples"]}
+    return out, recs[0]["generation"]
+
+
+def differing(a: Path, b: Path) -> str:
+    """`N of M` replies that differ between two results files."""
+    ra, rb = replies(a)[0], replies(b)[0]
+    return f"{sum(ra[k] != rb.get(k) for k in ra)} of {len(ra)}"
