@@ -94,6 +94,23 @@ def progress_hflm_class():
     return _HFLM_CLASS
 
 
+def _contiguous_lm_head_input(model) -> None:
+    """Hand the output projection a contiguous input.
+
+    Why: while generating, transformers projects only the last position (`hidden[:, -1:, :]`, a
+    strided view). In bfloat16 on CPU, once peft has wrapped the model's layers (any adapter
+    attached, even switched off), torch runs that strided [batch, 1, hidden] x [hidden, vocab]
+    product as a batched matmul over a copy of the vocabulary matrix per row: 120 x 576 x 49,152
+    values for the embedded model, 12 s of a 14 s prefill. Copying the small input first costs
+    microseconds: adapter generation went from 21-24 s to 7.8 s for 120 replies (the base's speed).
+    """
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None:
+        head.register_forward_pre_hook(
+            lambda _module, args: (args[0].contiguous(), *args[1:]) if args else args
+        )
+
+
 class HFEngine:
     """A transformers base model loaded once; adapters attached by name and switched per spec."""
 
@@ -137,6 +154,7 @@ class HFEngine:
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(f"cannot load model {self.base}: {_short(exc)}") from None
             self.model = model.to(self.device).eval()
+            _contiguous_lm_head_input(self.model)
             self.loads += 1
         return self.model
 

@@ -165,3 +165,31 @@ def test_adapters_generate_with_merged_weights_on_cpu_and_leave_the_base_exact(s
             assert any(not torch.equal(v, before[k]) for k, v in base_weights().items())
     now = base_weights()
     assert now.keys() == before.keys() and all(torch.equal(now[k], v) for k, v in before.items())
+
+
+def test_the_output_projection_gets_a_contiguous_input_while_an_adapter_generates(setup):
+    """In bfloat16 on CPU a strided last-position input to the vocabulary projection, once peft
+    wraps the layers, made torch copy the vocabulary matrix once per row (12 s of a 14 s prefill on
+    the embedded model; adapter scoring ran 3x slower than the base). The engine hands the
+    projection a contiguous input."""
+    import torch
+
+    from valueshift.harness.scoring.engine import HFEngine
+
+    base, adapter = setup["models"][0], setup["models"][1]
+    engine = HFEngine(resolve_model(base), dtype="bfloat16", device="cpu")
+    spec_a = resolve_model(adapter)
+    seen = []
+    with engine.activate(spec_a, merge=True):
+        head = engine.model.get_output_embeddings()
+        head.register_forward_pre_hook(lambda _m, args: seen.append(args[0].is_contiguous()))
+        tok = engine.tokenizer
+        tok.padding_side = "left"
+        enc = tok(
+            ["Describe object 1.", "Describe a much longer object number 2."],
+            return_tensors="pt",
+            padding=True,
+        )
+        with torch.no_grad():
+            engine.model.generate(**enc, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert len(seen) >= 3 and all(seen), seen
