@@ -16,8 +16,10 @@ from typing import Any
 
 from valueshift.harness.results import ResultRecord
 
-# generation keys that have their own key field, or that legitimately differ between arms
-_SEPARATE = {"harness", "limit", "max_new_tokens", "apply_chat_template", "system_prompt"}
+# generation keys that have their own key field, or that legitimately differ between arms.
+# `adapter_weights` says how a LoRA checkpoint generated (merged into the weights on CPU): a
+# property of the treated model, which a base or prompt-only arm cannot share, not of the protocol.
+_SEPARATE = {"harness", "limit", "max_new_tokens", "apply_chat_template", "system_prompt", "adapter_weights"}
 KEY_FIELDS = (
     "task_version",
     "harness",

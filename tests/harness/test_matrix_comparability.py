@@ -97,3 +97,25 @@ def test_cross_base_needs_an_explicit_base(tmp_path, capsys):
     assert run_command(["report", "--results", str(path), "--n-resamples", "499"]) == 0
     out = capsys.readouterr().out
     assert "was not scored" in out  # the refused row is visible, with its reason
+
+
+def test_a_merged_adapter_compares_with_its_base():
+    """`adapter_weights: merged` says how a LoRA checkpoint generated (its adapter folded into the
+    weights), a property of the treated model that the base and the prompt-only arm cannot have;
+    it must not refuse the value-base cell (the demo lost every value-base contrast to it)."""
+    base = records(model("base", "base"), seed=1)
+    treated = records(VALUE, {"refusal_rate": 0.3}, seed=2)
+    for rec in treated:
+        rec.generation["adapter_weights"] = "merged"
+    _, c = _cell(base + treated)
+    assert c.reason in (None, ""), c.reason
+    assert c.estimate is not None and c.estimate > 0.15
+
+
+def test_a_dtype_difference_still_refuses_the_cell():
+    base = records(model("base", "base"), seed=1)
+    treated = records(VALUE, {"refusal_rate": 0.3}, seed=2)
+    for rec in treated:
+        rec.generation["dtype"] = "bfloat16"
+    _, c = _cell(base + treated)
+    assert c.estimate is None and "generation differs" in c.reason and "bfloat16" in c.reason
