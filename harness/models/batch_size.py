@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 CANDIDATES = (16, 32, 64, 128)  # 16 is the floor: never worse than the former CPU default
 MIN_GAIN = 1.10  # a larger batch must decode at least 10 % more tokens per second
 MEASURE_STEPS = 6  # decoding steps timed per candidate (after one untimed warm-up step)
+# the fastest of 2 timings: a stall from another process only ever slows a timing down, and one
+# stalled timing at 128 once made a fresh demo pick 64 (1005 vs 1070 tokens/s) where others gained 1.5x
+MEASURE_REPEATS = 2
 CACHE_FILE = "batch_sizes.json"
 PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and honesty at work."
 
@@ -62,10 +65,12 @@ def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int 
         t0 = time.perf_counter()
         model.generate(**enc, max_new_tokens=1, min_new_tokens=1, **kwargs)  # prompt + warm-up
         prefill = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        model.generate(**enc, max_new_tokens=steps + 1, min_new_tokens=steps + 1, **kwargs)
-        total = time.perf_counter() - t0
-    return max(total - prefill, 1e-6) / steps
+        totals = []
+        for _ in range(MEASURE_REPEATS):
+            t0 = time.perf_counter()
+            model.generate(**enc, max_new_tokens=steps + 1, min_new_tokens=steps + 1, **kwargs)
+            totals.append(time.perf_counter() - t0)
+    return max(min(totals) - prefill, 1e-6) / steps
 
 
 def pick(tokens_per_second: dict[int, float]) -> int:
@@ -99,6 +104,7 @@ def measurement_key(model_key: str, dtype: str, device: str, threads: int | None
             "torch": torch.__version__,
             "candidates": CANDIDATES,
             "steps": MEASURE_STEPS,
+            "repeats": MEASURE_REPEATS,
         }
     )[:20]
 

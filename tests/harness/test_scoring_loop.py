@@ -234,6 +234,32 @@ def test_a_batch_size_that_cannot_run_ends_the_search_without_failing(tmp_path, 
         batch_size.measure_choice(None, None, "cpu", "k2")
 
 
+def test_a_stalled_timing_does_not_decide_the_batch_size():
+    """Another process stalling one timing only ever slows it down: the step time is the fastest of
+    the repeated timings (a single stalled timing once made a fresh demo pick 64 over 128)."""
+    import time as _time
+
+    from valueshift.harness.models import batch_size
+
+    class Enc(dict):
+        def to(self, _device):
+            return self
+
+    class StallOnce:  # the decoding run stalls 0.3 s the first time, then runs in no time
+        timed_runs = 0
+
+        def generate(self, **kw):
+            if kw["max_new_tokens"] > 1:
+                StallOnce.timed_runs += 1
+                if StallOnce.timed_runs == 1:
+                    _time.sleep(0.3)
+
+    tok = type("Tok", (), {"pad_token_id": 0, "eos_token_id": 0, "__call__": lambda self, *a, **k: Enc()})()
+    step = batch_size.seconds_per_step(StallOnce(), tok, "cpu", 16, steps=6)
+    assert StallOnce.timed_runs == batch_size.MEASURE_REPEATS >= 2
+    assert step < 0.3 / 6 / 2  # the stalled timing (0.05 s per step) was not the one kept
+
+
 def test_batch_size_rule_keeps_a_larger_batch_only_while_it_pays():
     from valueshift.harness.models.batch_size import pick
 
