@@ -41,3 +41,33 @@ def differing(a: Path, b: Path) -> str:
     """`N of M` replies that differ between two results files."""
     ra, rb = replies(a)[0], replies(b)[0]
     return f"{sum(ra[k] != rb.get(k) for k in ra)} of {len(ra)}"
+
+
+def add_suite_arguments(ap, positional: str = "model", default: str | None = "default") -> None:
+    """The options every scoring benchmark takes: what to score, rounds, the suite's size, threads."""
+    import os
+
+    ap.add_argument(positional, nargs="?", default=default)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=30)
+    ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+
+
+def interleave(variants: tuple[str, str], run_one, rounds: int, label: str) -> tuple[dict, dict]:
+    """Rounds AB, BA, ... of `run_one(variant) -> (seconds, results path)`, each run printed with the
+    load before and after it; returns the times and the last results file of each variant."""
+    import os
+
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    outs: dict[str, Path] = {}
+    for r in range(rounds):
+        for v in variants if r % 2 == 0 else variants[::-1]:
+            load = os.getloadavg()[0]
+            seconds, outs[v] = run_one(v)
+            times[v].append(seconds)
+            print(
+                f"round {r} {label} {v:8s} {seconds:7.1f} s  load {load:.1f}-{os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    return times, outs

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from _machine import describe_machine
 from _paired import fmt_ratio, paired_ratios
-from _score import differing, replies
+from _score import add_suite_arguments, differing, interleave, replies
 from _score import score_once as run_score
 
 VENV_BIN = Path(sys.executable).parent
@@ -63,11 +62,7 @@ def score_once(args, batch: str) -> tuple[float, Path]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", nargs="?", default="default")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=30)
-    ap.add_argument("--max-new-tokens", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    add_suite_arguments(ap)
     args = ap.parse_args()
 
     print(describe_machine(), f"| runs use --threads {args.threads}", flush=True)
@@ -78,17 +73,7 @@ def main() -> int:
         flush=True,
     )
     score_once(args, "auto")  # warm-up; stores this machine's measurement for the rounds
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    outs: dict[str, Path] = {}
-    for r in range(args.rounds):
-        for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
-            load = os.getloadavg()[0]
-            seconds, outs[v] = score_once(args, v)
-            times[v].append(seconds)
-            print(
-                f"round {r} batch {v:4s} {seconds:7.1f} s  load {load:.1f}-{os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+    times, outs = interleave(VARIANTS, lambda v: score_once(args, v), args.rounds, "batch")
     ratio = paired_ratios([b / a for a, b in zip(times["16"], times["auto"], strict=True)])
     print(f"auto / 16 wall time: {fmt_ratio(ratio)}")
     bs_a, bs_b = (replies(outs[v])[1].get("batch_size") for v in VARIANTS)

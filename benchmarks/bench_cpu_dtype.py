@@ -18,11 +18,10 @@ Latest figures: benchmarks/README.md, "Scoring dtype on CPU".
 from __future__ import annotations
 
 import argparse
-import os
 
 from _machine import describe_machine
 from _paired import fmt_ratio, paired_ratios
-from _score import differing, replies, score_once
+from _score import add_suite_arguments, differing, interleave, replies, score_once
 
 from valueshift.harness.models.dtype import resolve_dtype
 
@@ -31,11 +30,7 @@ VARIANTS = ("float32", "auto")
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", nargs="?", default="default")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=30)
-    ap.add_argument("--max-new-tokens", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    add_suite_arguments(ap)
     args = ap.parse_args()
 
     auto = resolve_dtype("auto", "cpu")
@@ -45,19 +40,11 @@ def main() -> int:
         return 0
     for v in VARIANTS:  # warm-up: imports, page cache, and each dtype's batch-size measurement
         score_once(args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads)
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    outs = {}
-    for r in range(args.rounds):
-        for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
-            load = os.getloadavg()[0]
-            seconds, outs[v] = score_once(
-                args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads
-            )
-            times[v].append(seconds)
-            print(
-                f"round {r} dtype {v:7s} {seconds:7.1f} s  load {load:.1f}-{os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+
+    def run(v: str):
+        return score_once(args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads)
+
+    times, outs = interleave(VARIANTS, run, args.rounds, "dtype")
     ratio = paired_ratios([b / a for a, b in zip(times["float32"], times["auto"], strict=True)])
     print(f"auto ({auto}) / float32 wall time: {fmt_ratio(ratio)}")
     gens = {v: replies(outs[v])[1] for v in VARIANTS}

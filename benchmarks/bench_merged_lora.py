@@ -18,14 +18,13 @@ benchmarks/README.md, "LoRA merged for generation".
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 from _machine import describe_machine
 from _paired import fmt_ratio, paired_ratios
-from _score import VENV_BIN, replies
+from _score import VENV_BIN, add_suite_arguments, differing, interleave, replies
 from _score import score_once as run_score
 
 VARIANTS = ("unmerged", "merged")
@@ -56,11 +55,7 @@ def score_once(args, variant: str, work: Path) -> tuple[float, Path]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", nargs="?")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=30)
-    ap.add_argument("--max-new-tokens", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    add_suite_arguments(ap, "checkpoint", None)
     ap.add_argument("--dtype", default=None, help="pin the scoring dtype (default: auto)")
     args = ap.parse_args()
 
@@ -70,19 +65,12 @@ def main() -> int:
         args.checkpoint = build_checkpoint(work)
     print(f"checkpoint: {args.checkpoint}", flush=True)
     score_once(args, "merged", work)  # warm-up: imports and page cache
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    outs: dict[str, Path] = {}
-    for r in range(args.rounds):
-        for v in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
-            load = os.getloadavg()[0]
-            seconds, outs[v] = score_once(args, v, work)
-            times[v].append(seconds)
-            print(f"round {r} {v:8s} {seconds:7.1f} s  load {load:.1f}-{os.getloadavg()[0]:.1f}", flush=True)
+    times, outs = interleave(VARIANTS, lambda v: score_once(args, v, work), args.rounds, "")
     ratio = paired_ratios([b / a for a, b in zip(times["unmerged"], times["merged"], strict=True)])
     print(f"merged / unmerged wall time: {fmt_ratio(ratio)}")
-    (a, wa), (b, wb) = replies(outs["unmerged"]), replies(outs["merged"])
+    wa, wb = (replies(outs[v])[1].get("adapter_weights") for v in VARIANTS)
     print(
-        f"adapter_weights recorded: {wa} / {wb}; replies that differ (last round): {sum(a[k] != b.get(k) for k in a)} of {len(a)}"
+        f"adapter_weights recorded: {wa} / {wb}; replies that differ (last round): {differing(outs['unmerged'], outs['merged'])}"
     )
     return 0
 

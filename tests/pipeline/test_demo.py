@@ -59,7 +59,7 @@ def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, cap
     assert {"anthro_score", "qa_acc"} <= set(matrix["column"])
     # every arm was scored with the same protocol: no contrast may be refused as "not comparable"
     # (a merged adapter's `adapter_weights` once refused every value-base cell of the demo)
-    refused = matrix[matrix["reason"].fillna("").str.startswith("not comparable")]
+    refused = matrix[matrix["reason"].astype(str).str.startswith("not comparable")]
     assert refused.empty, refused[["contrast", "column", "reason"]].to_string()[:2000]
     report = (out / "report.md").read_text()
     assert "(iii) All values increase anthropomorphic language" in report
