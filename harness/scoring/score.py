@@ -22,7 +22,14 @@ from valueshift.harness.errors import InputError
 from valueshift.harness.models.dtype import resolve_dtype
 from valueshift.harness.results import ResultRecord, ResultsStore, TaskInfo, current_command, package_versions
 from valueshift.harness.scoring.convert import inspect_log_payload, lmeval_task_payload
-from valueshift.harness.scoring.engine import HFEngine, ModelLoadError, VLLMEngine, default_device, engine_key
+from valueshift.harness.scoring.engine import (
+    MERGE_DTYPES,
+    HFEngine,
+    ModelLoadError,
+    VLLMEngine,
+    default_device,
+    engine_key,
+)
 from valueshift.harness.scoring.inspect_runner import InspectRunner, plan_inspect
 from valueshift.harness.scoring.instruments import instrument_cards
 from valueshift.harness.scoring.lmeval_runner import (
@@ -79,8 +86,9 @@ class ScoreConfig:
     # instead of one per task (0.79x the time of per-task calls on a demo checkpoint, interleaved, idle;
     # benchmarks/bench_score_batching.py); a failing call is re-run task by task.
     batch_tasks: bool = True
-    # On CPU an adapter generates with its LoRA merged into the weights, the base restored exactly
-    # afterwards (HFEngine._merged; benchmarks/bench_merged_lora.py). Off: peft's unmerged forward.
+    # On CPU in float32 an adapter generates with its LoRA merged into the weights, the base restored
+    # exactly afterwards (HFEngine._merged; benchmarks/bench_merged_lora.py); never in bf16, where
+    # the merge would round the adapter away. Off: peft's unmerged forward.
     merge_adapters: bool = True
 
     @classmethod
@@ -229,8 +237,12 @@ class _Model:
             "dtype": _dtype(spec, cfg),  # resolved: outputs depend on it (never "auto" on CPU)
             "include_path": cfg.include_path,
             "device": cfg.device,
-            # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged)
-            "merge_adapters": cfg.merge_adapters and self.on_cpu and isinstance(engine, HFEngine),
+            # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged), in
+            # float32 only: a bf16 merge rounds most of a trained delta away
+            "merge_adapters": cfg.merge_adapters
+            and self.on_cpu
+            and isinstance(engine, HFEngine)
+            and _dtype(spec, cfg) in MERGE_DTYPES,
         }
         self.plan: list[PlannedTask] = []
         if cfg.lm_eval_tasks:
