@@ -59,6 +59,17 @@ def dataset_hash(task) -> str | None:
         return None
 
 
+def inspect_dtype(run: dict) -> str | None:
+    """The dtype Inspect's transformers provider runs. It loads a folder with any adapter already
+    merged in (`merged_model_path`), and rounding merged weights to bf16 drops most of a trained
+    LoRA delta; so where `auto` chose bf16 on CPU, Inspect runs float32 for every model (base and
+    adapters alike, so their records stay comparable). An explicit `--dtype` is used as given."""
+    dtype = run.get("dtype")
+    if dtype == "bfloat16" and run.get("on_cpu") and run.get("dtype_requested") in (None, "auto"):
+        return "float32"
+    return dtype
+
+
 def plan_inspect(tasks: list[str], spec: ModelSpec, run: dict) -> list[PlannedTask]:
     out = []
     for ref in tasks:
@@ -83,7 +94,7 @@ def plan_inspect(tasks: list[str], spec: ModelSpec, run: dict) -> list[PlannedTa
             "chat_template_sha": run.get("chat_template_sha"),
             "system_prompt": spec.system_prompt,
             "limit": task_limit(name, run),
-            "dtype": run.get("dtype"),
+            "dtype": inspect_dtype(run),
         }
         n = None
         if task is not None:
@@ -175,7 +186,9 @@ class InspectRunner:
 
         from valueshift.harness.scoring.lmeval_runner import TaskNotFound
 
-        name, args, base_url = inspect_model(self.spec, self.run_cfg.get("device"), self.run_cfg.get("dtype"))
+        name, args, base_url = inspect_model(
+            self.spec, self.run_cfg.get("device"), inspect_dtype(self.run_cfg)
+        )
         gen = planned.generation
         kwargs: dict[str, Any] = {"temperature": 0.0, "seed": self.seed}
         if gen.get("max_new_tokens"):

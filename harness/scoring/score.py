@@ -235,6 +235,7 @@ class _Model:
                 engine.chat_template_sha() if engine is not None and cfg.apply_chat_template else None
             ),
             "dtype": _dtype(spec, cfg),  # resolved: outputs depend on it (never "auto" on CPU)
+            "dtype_requested": cfg.dtype,
             "include_path": cfg.include_path,
             "device": cfg.device,
             # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged), in
