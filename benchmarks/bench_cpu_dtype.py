@@ -1,6 +1,7 @@
-"""`valueshift score` on CPU with `--dtype auto` (bfloat16 where the CPU has native bf16, AMX or
-AVX512-BF16; float32 elsewhere) against `--dtype float32`: wall-time ratio, interleaved, and how
-many replies changed.
+"""`valueshift score` on CPU with `--dtype bfloat16` against `--dtype float32` (the default, `auto`),
+on a CPU with native bf16 (AMX or AVX512-BF16): wall-time ratio, interleaved, and how many replies
+changed. (The 2026-12-07 run of this script compared `auto` while `auto` briefly meant bf16 on such
+CPUs; it was set back to float32 for precision, harness/models/dtype.py.)
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_cpu_dtype.py [MODEL] [--rounds 2] \\
         [--limit 30] [--max-new-tokens 40] [--threads N]
@@ -9,9 +10,9 @@ MODEL is what `valueshift score` takes (default: the embedded model). The suite 
 (`value_crosstalk`, 30 prompts per generation task, 10 sycophancy and 10 QA items, 40 new
 tokens; batch size `auto`, measured once per dtype before the rounds). Each run is its own
 `valueshift score` process with the generation cache off; warm-up runs first, then rounds AB,
-BA, ...; each round's ratio is auto / float32, the median with its spread is printed with the
+BA, ...; each round's ratio is bfloat16 / float32, the median with its spread is printed with the
 load at each run, and no ratio is claimed when the spread is wider than the effect. On a CPU
-without native bf16 `auto` is float32 and the ratio is 1 by construction (the script says so).
+without native bf16 the script says so and stops (bf16 is emulated there, and slower).
 Latest figures: benchmarks/README.md, "Scoring dtype on CPU".
 """
 
@@ -23,9 +24,9 @@ from _machine import describe_machine
 from _paired import fmt_ratio, paired_ratios
 from _score import add_suite_arguments, differing, interleave, replies, score_once
 
-from valueshift.harness.models.dtype import resolve_dtype
+from valueshift.harness.models.dtype import cpu_has_native_bf16
 
-VARIANTS = ("float32", "auto")
+VARIANTS = ("float32", "bfloat16")
 
 
 def main() -> int:
@@ -33,10 +34,10 @@ def main() -> int:
     add_suite_arguments(ap)
     args = ap.parse_args()
 
-    auto = resolve_dtype("auto", "cpu")
-    print(describe_machine(), f"| runs use --threads {args.threads} | auto on this CPU: {auto}", flush=True)
-    if auto == "float32":
-        print("this CPU has no native bf16: auto is float32, nothing to compare")
+    native = cpu_has_native_bf16()
+    print(describe_machine(), f"| runs use --threads {args.threads} | native bf16: {native}", flush=True)
+    if not native:
+        print("this CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag): nothing to compare")
         return 0
     for v in VARIANTS:  # warm-up: imports, page cache, and each dtype's batch-size measurement
         score_once(args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads)
@@ -45,13 +46,13 @@ def main() -> int:
         return score_once(args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads)
 
     times, outs = interleave(VARIANTS, run, args.rounds, "dtype")
-    ratio = paired_ratios([b / a for a, b in zip(times["float32"], times["auto"], strict=True)])
-    print(f"auto ({auto}) / float32 wall time: {fmt_ratio(ratio)}")
+    ratio = paired_ratios([b / a for a, b in zip(times["float32"], times["bfloat16"], strict=True)])
+    print(f"bfloat16 / float32 wall time: {fmt_ratio(ratio)}")
     gens = {v: replies(outs[v])[1] for v in VARIANTS}
     print(
         f"recorded dtype / batch size: float32 {gens['float32'].get('dtype')} / {gens['float32'].get('batch_size')}, "
-        f"auto {gens['auto'].get('dtype')} / {gens['auto'].get('batch_size')}; "
-        f"replies that differ (last round): {differing(outs['float32'], outs['auto'])}"
+        f"bfloat16 {gens['bfloat16'].get('dtype')} / {gens['bfloat16'].get('batch_size')}; "
+        f"replies that differ (last round): {differing(outs['float32'], outs['bfloat16'])}"
     )
     return 0
 

@@ -1,17 +1,17 @@
-"""What `dtype: auto` loads for scoring, by device and CPU (issue 16: speed on the machines users have).
+"""What `dtype: auto` loads for scoring, by device (issue 16: speed on the machines users have).
 
-Why not the model's own dtype everywhere: on a CPU, bfloat16 is fast only where the CPU
-multiplies it natively (Intel AMX or AVX512-BF16; AMD Zen 4 has AVX512-BF16). There the embedded
-SmolLM2-135M generated 2.2x faster in bf16 than in float32 (120 replies x 40 tokens, 2-core
-Sapphire Rapids, benchmarks/README.md "Scoring dtype on CPU"); elsewhere bf16 is emulated and
-slower than float32. So `auto` on a CPU is bfloat16 where the flags say native, float32
-otherwise, whatever the checkpoint's config says (the embedded model's converted folder says
-float32, most hub models bfloat16). On a GPU `auto` stays the model's own dtype.
+On a GPU `auto` is the model's own dtype. On a CPU it is float32, although bfloat16 is faster
+where the CPU multiplies it natively (Intel AMX, AVX512-BF16; the embedded model generated 2.2x
+faster in bf16 on a 2-core Sapphire Rapids). Why not bf16 by default: valueshift measures how
+training shifts a model, and bf16 rounding is larger than the shifts it must see. For a demo
+adapter of the embedded model (6 DPO steps) the bf16-vs-float32 difference in next-token logits
+(norm 40) was larger than the adapter's own effect (norm 27), and the adapter's effect computed
+in bf16 pointed another way than in float32 (cosine 0.15-0.98 across 8 prompts); merged into bf16
+weights an adapter kept 3 % of its weight changes (benchmarks/README.md, "Scoring dtype on CPU").
+`--dtype bfloat16` is there for speed when the effects studied are large; `cpu_has_native_bf16`
+says where it is fast (the benchmark and the score estimate use it).
 
-The choice changes outputs (about a third of greedy replies of the embedded model differ between
-float32 and bf16), so the resolved dtype, never "auto", goes into each record's generation
-settings and identity; `--dtype float32` pins it across machines. Training is not affected: the
-recipe names its dtype (float32; bf16 autocast brought no gain for LoRA DPO on this CPU).
+The dtype that runs, never "auto", goes into each record's generation settings and identity.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
     """True when the CPU flags list a native bf16 matrix or vector unit; False where they cannot be
-    read (not Linux, a sandbox): float32 is the safe side, correct everywhere and never emulated."""
+    read (not Linux, a sandbox). Elsewhere bf16 is emulated and slower than float32."""
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -36,11 +36,9 @@ def cpu_has_native_bf16(cpuinfo: Path = CPUINFO) -> bool:
     return False
 
 
-def resolve_dtype(requested: str | None, device: str, cpuinfo: Path = CPUINFO) -> str:
-    """The dtype a scoring engine loads: an explicit request as given; `auto` (or None) on a CPU
-    is bfloat16 with native bf16, else float32; on any other device, `auto` (the model's own)."""
+def resolve_dtype(requested: str | None, device: str) -> str:
+    """The dtype a scoring engine loads: an explicit request as given; `auto` (or None) is float32
+    on a CPU and the model's own (`auto`) on any other device."""
     if requested and requested != "auto":
         return requested
-    if str(device).startswith("cpu"):
-        return "bfloat16" if cpu_has_native_bf16(cpuinfo) else "float32"
-    return "auto"
+    return "float32" if str(device).startswith("cpu") else "auto"

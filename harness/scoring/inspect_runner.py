@@ -62,12 +62,10 @@ def dataset_hash(task) -> str | None:
 def inspect_dtype(run: dict) -> str | None:
     """The dtype Inspect's transformers provider runs. It loads a folder with any adapter already
     merged in (`merged_model_path`), and rounding merged weights to bf16 drops most of a trained
-    LoRA delta; so where `auto` chose bf16 on CPU, Inspect runs float32 for every model (base and
-    adapters alike, so their records stay comparable). An explicit `--dtype` is used as given."""
+    LoRA delta (harness/models/dtype.py); so on CPU a bf16 request runs float32 in Inspect, for
+    every model (base and adapters alike, so their records stay comparable), and says so."""
     dtype = run.get("dtype")
-    if dtype == "bfloat16" and run.get("on_cpu") and run.get("dtype_requested") in (None, "auto"):
-        return "float32"
-    return dtype
+    return "float32" if dtype == "bfloat16" and run.get("on_cpu") else dtype
 
 
 def plan_inspect(tasks: list[str], spec: ModelSpec, run: dict) -> list[PlannedTask]:

@@ -69,7 +69,7 @@ class ScoreConfig:
     cpu_max_new_tokens: int | None = CPU_MAX_NEW_TOKENS  # CPU cap where a task needs no more; None: off
     batch_size: int | str = "auto"  # auto: measured on CPU (>= 16, cached per machine), lm-eval's on GPU
     device: str | None = None
-    dtype: str = "auto"  # CPU: bfloat16 where native (AMX / AVX512-BF16), else float32; GPU: the model's
+    dtype: str = "auto"  # CPU: float32 (bf16 rounding hides small training effects); GPU: the model's
     seed: int = 0
     system_prompt: str | None = None  # overrides the checkpoint's evaluation system prompt
     no_system_prompt: bool = False
@@ -235,7 +235,6 @@ class _Model:
                 engine.chat_template_sha() if engine is not None and cfg.apply_chat_template else None
             ),
             "dtype": _dtype(spec, cfg),  # resolved: outputs depend on it (never "auto" on CPU)
-            "dtype_requested": cfg.dtype,
             "include_path": cfg.include_path,
             "device": cfg.device,
             # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged), in

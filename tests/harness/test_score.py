@@ -348,16 +348,13 @@ def test_openai_compatible_endpoint(env, tmp_path, monkeypatch, fake_openai_serv
     assert "sk-test-secret-123" not in store.read_text()  # the key reaches the server, never the results
 
 
-def test_inspect_on_cpu_runs_float32_when_auto_would_be_bf16(env, tiny_model_path, tmp_path, monkeypatch):
+def test_inspect_on_cpu_runs_float32_when_bf16_is_asked(env, tiny_model_path, tmp_path):
     """Inspect's transformers provider loads a folder with any adapter already merged into it, so
-    bf16 there would round a trained LoRA away (test_scoring_adapters.py); with `auto`, Inspect on
-    CPU runs float32 for every model (base and adapters stay comparable) and the record says so."""
-    from valueshift.harness.models import dtype as dtype_rule
-
-    monkeypatch.setattr(dtype_rule, "cpu_has_native_bf16", lambda *a, **k: True)  # any CPU: auto -> bf16
+    bf16 there would round a trained LoRA away (test_scoring_adapters.py); on CPU Inspect runs
+    float32 for every model (base and adapters stay comparable) and the record says so."""
     store = tmp_path / "r.jsonl"
     task = f"{env['root'] / 'toy_inspect.py'}@toy_inspect"
-    cfg = _cfg(env, lm_eval_tasks=["toy_a"], inspect_tasks=[task], max_new_tokens=8, dtype="auto")
+    cfg = _cfg(env, lm_eval_tasks=["toy_a"], inspect_tasks=[task], max_new_tokens=8, dtype="bfloat16")
     score_model(str(tiny_model_path), store, cfg)
     got = {r.task.harness: r.generation["dtype"] for r in read_results(store)}
     assert got == {"lm-eval": "bfloat16", "inspect": "float32"}
