@@ -7,7 +7,7 @@ training shifts a model, and bf16 rounding is larger than the shifts it must see
 adapter of the embedded model (6 DPO steps) the bf16-vs-float32 difference in next-token logits
 (norm 40) was larger than the adapter's own effect (norm 27), and the adapter's effect computed
 in bf16 pointed another way than in float32 (cosine 0.15-0.98 across 8 prompts); merged into bf16
-weights an adapter kept 3 % of its weight changes (benchmarks/README.md, "Scoring dtype on CPU").
+weights an adapter's change survived in 3 % of the entries, cosine 0.24 (benchmarks/README.md).
 `--dtype bfloat16` is there for speed when the effects studied are large; `cpu_has_native_bf16`
 says where it is fast (the benchmark and the score estimate use it).
 

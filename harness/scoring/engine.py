@@ -217,7 +217,7 @@ class HFEngine:
         if not dtypes <= set(MERGE_DTYPES):
             raise ValueError(
                 f"will not merge a LoRA adapter into {', '.join(sorted(dtypes))} weights: rounding to that "
-                "precision drops most of a trained delta (a demo adapter kept 3 % of its weight changes in "
+                "precision drops most of a trained delta (a demo adapter changed 3 % of the entries it should, cosine 0.24, in "
                 "bfloat16); run it unmerged or score in float32"
             )
         for n, m in layers.items():
