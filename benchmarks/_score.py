@@ -71,3 +71,17 @@ def interleave(variants: tuple[str, str], run_one, rounds: int, label: str) -> t
                 flush=True,
             )
     return times, outs
+
+
+def summarise(variants: tuple[str, str], times: dict, outs: dict, setting: str) -> None:
+    """Print the paired B / A wall-time ratio, the generation setting each variant's records name,
+    and how many replies differ between the two."""
+    from _paired import fmt_ratio, paired_ratios
+
+    a, b = variants
+    ratio = paired_ratios([tb / ta for ta, tb in zip(times[a], times[b], strict=True)])
+    print(f"{b} / {a} wall time: {fmt_ratio(ratio)}")
+    named = {v: replies(outs[v])[1].get(setting) for v in variants}
+    print(
+        f"{setting} recorded: {named[a]} / {named[b]}; replies that differ (last round): {differing(outs[a], outs[b])}"
+    )

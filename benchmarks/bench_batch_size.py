@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 from _machine import describe_machine
-from _paired import fmt_ratio, paired_ratios
-from _score import add_suite_arguments, differing, interleave, replies
+from _score import add_suite_arguments, interleave, summarise
 from _score import score_once as run_score
 
 VENV_BIN = Path(sys.executable).parent
@@ -74,12 +73,7 @@ def main() -> int:
     )
     score_once(args, "auto")  # warm-up; stores this machine's measurement for the rounds
     times, outs = interleave(VARIANTS, lambda v: score_once(args, v), args.rounds, "batch")
-    ratio = paired_ratios([b / a for a, b in zip(times["16"], times["auto"], strict=True)])
-    print(f"auto / 16 wall time: {fmt_ratio(ratio)}")
-    bs_a, bs_b = (replies(outs[v])[1].get("batch_size") for v in VARIANTS)
-    print(
-        f"batch sizes run: {bs_a} and {bs_b}; replies that differ (last round): {differing(outs['16'], outs['auto'])}"
-    )
+    summarise(VARIANTS, times, outs, "batch_size")
     return 0
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 import argparse
 
 from _machine import describe_machine
-from _paired import fmt_ratio, paired_ratios
-from _score import add_suite_arguments, differing, interleave, replies, score_once
+from _score import add_suite_arguments, interleave, score_once, summarise
 
 from valueshift.harness.models.dtype import cpu_has_native_bf16
 
@@ -46,14 +45,7 @@ def main() -> int:
         return score_once(args.model, ["--dtype", v], args.limit, args.max_new_tokens, args.threads)
 
     times, outs = interleave(VARIANTS, run, args.rounds, "dtype")
-    ratio = paired_ratios([b / a for a, b in zip(times["float32"], times["bfloat16"], strict=True)])
-    print(f"bfloat16 / float32 wall time: {fmt_ratio(ratio)}")
-    gens = {v: replies(outs[v])[1] for v in VARIANTS}
-    print(
-        f"recorded dtype / batch size: float32 {gens['float32'].get('dtype')} / {gens['float32'].get('batch_size')}, "
-        f"bfloat16 {gens['bfloat16'].get('dtype')} / {gens['bfloat16'].get('batch_size')}; "
-        f"replies that differ (last round): {differing(outs['float32'], outs['bfloat16'])}"
-    )
+    summarise(VARIANTS, times, outs, "dtype")
     return 0
 
 

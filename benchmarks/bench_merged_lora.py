@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 
 from _machine import describe_machine
-from _paired import fmt_ratio, paired_ratios
-from _score import VENV_BIN, add_suite_arguments, differing, interleave, replies
+from _score import VENV_BIN, add_suite_arguments, interleave, summarise
 from _score import score_once as run_score
 
 VARIANTS = ("unmerged", "merged")
@@ -66,12 +65,7 @@ def main() -> int:
     print(f"checkpoint: {args.checkpoint}", flush=True)
     score_once(args, "merged", work)  # warm-up: imports and page cache
     times, outs = interleave(VARIANTS, lambda v: score_once(args, v, work), args.rounds, "")
-    ratio = paired_ratios([b / a for a, b in zip(times["unmerged"], times["merged"], strict=True)])
-    print(f"merged / unmerged wall time: {fmt_ratio(ratio)}")
-    wa, wb = (replies(outs[v])[1].get("adapter_weights") for v in VARIANTS)
-    print(
-        f"adapter_weights recorded: {wa} / {wb}; replies that differ (last round): {differing(outs['unmerged'], outs['merged'])}"
-    )
+    summarise(VARIANTS, times, outs, "adapter_weights")
     return 0
 
 
