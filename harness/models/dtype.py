@@ -9,7 +9,7 @@ adapter of the embedded model (6 DPO steps) the bf16-vs-float32 difference in ne
 in bf16 pointed another way than in float32 (cosine 0.15-0.98 across 8 prompts); merged into bf16
 weights an adapter's change survived in 3 % of the entries, cosine 0.24 (benchmarks/README.md).
 `--dtype bfloat16` is there for speed when the effects studied are large; `cpu_has_native_bf16`
-says where it is fast (the benchmark and the score estimate use it).
+says where it is fast (benchmarks/bench_cpu_dtype.py uses it).
 
 The dtype that runs, never "auto", goes into each record's generation settings and identity.
 """
