@@ -223,6 +223,8 @@ class _Model:
         if batch == "auto" and not measure_cpu_batch:
             batch = CPU_BATCH_SIZE if spec.backend == "openai" else "auto"
         self.batch = int(batch) if str(batch).isdigit() else batch
+        # the engine holds the resolved dtype (`_engine_for`): outputs depend on it, never "auto" on CPU
+        dtype = engine.dtype if engine is not None else cfg.dtype
         run = {
             "limit": cfg.limit,
             "task_limits": dict(cfg.task_limits),
@@ -234,7 +236,7 @@ class _Model:
             "chat_template_sha": (
                 engine.chat_template_sha() if engine is not None and cfg.apply_chat_template else None
             ),
-            "dtype": _dtype(spec, cfg),  # resolved: outputs depend on it (never "auto" on CPU)
+            "dtype": dtype,
             "include_path": cfg.include_path,
             "device": cfg.device,
             # LoRA merged into the weights while an adapter generates on CPU (HFEngine._merged), in
@@ -242,7 +244,7 @@ class _Model:
             "merge_adapters": cfg.merge_adapters
             and self.on_cpu
             and isinstance(engine, HFEngine)
-            and _dtype(spec, cfg) in MERGE_DTYPES,
+            and dtype in MERGE_DTYPES,
         }
         self.plan: list[PlannedTask] = []
         if cfg.lm_eval_tasks:
