@@ -19,7 +19,7 @@ from valueshift.pipeline.config import ARMS, STAGES, DemoConfig
 # flags that set one DemoConfig field as they are (the rest are lists or switches, below)
 SCALAR_FLAGS = (
     "out", "dataset", "pairs_file", "pair_limit", "model", "recipe", "max_steps",
-    "score_limit", "max_new_tokens", "extractor",
+    "score_limit", "max_new_tokens", "extractor", "workers",
 )  # fmt: skip
 
 
@@ -130,6 +130,13 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--max-new-tokens", type=int, default=None, help="generation length when scoring (default 40)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that train the induce stage's runs, one thread each by default "
+        "(default: one per free core, as memory allows; 1: all in this process)",
     )
     p.add_argument("--no-leaderboard", action="store_true")
     p.add_argument("--stages", default=None, help=f"run only these stages ({','.join(STAGES)})")

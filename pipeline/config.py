@@ -54,6 +54,11 @@ class DemoConfig:
     )  # per leaf task, overriding score_limit
     max_new_tokens: int | None = 40
     leaderboard: bool = True
+    # Processes for the induce stage, each training its share of the runs on its share of the threads
+    # (harness/workers.py). None or 0: one per free core, as memory allows; 1: all in this process.
+    # Two 1-thread workers beat one 2-thread process at DPO on CPU (the trainer's work between
+    # matmuls is single-threaded); scoring scales with threads and runs in one process.
+    workers: int | None = None
     stages: list[str] = field(default_factory=lambda: list(STAGES))
 
     @classmethod
@@ -80,6 +85,12 @@ class DemoConfig:
                 )
         if not self.values:
             raise DemoError("values: name at least one value to induce")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0
+        ):
+            raise DemoError(
+                f"workers: give a number of processes >= 1 (or 0 for automatic), got {self.workers!r}"
+            )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
             raise DemoError(f"seeds: give distinct non-negative integers, got {self.seeds}")
         from valueshift.harness.scoring.score import ScoreError, check_task_limits

@@ -87,13 +87,37 @@ def s_subsets(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
     return StageOutput(", ".join(f"{v}: {n} pairs" for v, n in sizes.items()), {"subsets": paths})
 
 
+def _workers(cfg: DemoConfig, stage: str, jobs: int, noun: str):
+    """The stage's worker plan (harness/workers.py), capped by memory, announced in one line."""
+    from valueshift.harness.workers import plan_workers
+
+    plan = plan_workers(cfg.workers, jobs, memory_per_worker_gb=STAGE_PEAK_GB[stage])
+    print(
+        f"[demo] {stage}: {jobs} {noun} on {plan.workers} worker(s) x {plan.threads_per_worker} thread(s) "
+        f"({plan.source})",
+        flush=True,
+    )
+    return plan
+
+
+# Peak resident memory of one worker of a stage, the embedded model on CPU (bench_demo.py: induce
+# 2.25 GB); on a machine with less memory free, fewer workers run at once. Scoring runs in one
+# process on all free threads: generation scales with threads (2 threads 0.56x of 1 thread's time at
+# batch 128), and two 1-thread scoring workers took the same time as one (benchmarks/README.md).
+STAGE_PEAK_GB = {"induce": 2.5}
+
+
 def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
+    import dataclasses
+
+    from valueshift.harness.workers import run_jobs
     from valueshift.training.induce import InductionRequest
     from valueshift.training.induce.recipe import parse_set_option
-    from valueshift.training.induce.seeds import induce_seeds
+    from valueshift.training.induce.runner import induce
+    from valueshift.training.induce.seeds import seed_requests
 
     overrides = parse_set_option(cfg.induce_overrides)
-    runs: list[str] = []
+    requests = []
     for value in cfg.values:
         for arm in cfg.arms:
             name = cfg.run_name(value, arm)
@@ -109,8 +133,20 @@ def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
                 out=out / "checkpoints" / name,
                 seed_group=name,
             )
-            print(f"[demo] induce {name}: seeds {cfg.seeds}", flush=True)
-            runs += [str(r.out) for r in induce_seeds(req, cfg.seeds)]
+            requests += seed_requests(req, cfg.seeds)
+    plan = _workers(cfg, "induce", len(requests), "runs")
+    if plan.workers > 1:  # each worker's runs on its own share of the cores, recorded as requested
+        requests = [dataclasses.replace(r, threads=plan.threads_per_worker) for r in requests]
+    names = [f"{r.seed_group}" + ("" if r.seed is None else f" seed {r.seed}") for r in requests]
+
+    finished = []
+
+    def done(i: int, result) -> None:
+        finished.append(i)
+        print(f"[demo] induce {names[i]}: {result.status} ({len(finished)} of {len(requests)})", flush=True)
+
+    results = run_jobs(induce, [(r,) for r in requests], plan, names=names, on_done=done)
+    runs = [str(r.out) for r in results]
     return StageOutput(f"{len(runs)} runs ({', '.join(cfg.arms)} x seeds {cfg.seeds})", {"runs": runs})
 
 

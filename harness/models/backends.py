@@ -153,9 +153,7 @@ class TransformersBackend:
                 self._auto_batch = GPU_BATCH_SIZE
             else:
                 key = measured.measurement_key(self.spec, "float32", "cpu", torch.get_num_threads())
-                choice = measured.cached_choice(key) or measured.measure_choice(
-                    self.model, self.tokenizer, "cpu", key
-                )
+                choice = measured.choice_for(key, lambda: (self.model, self.tokenizer, "cpu"))
                 self._auto_batch = choice.batch_size
         return self._auto_batch
 

@@ -17,6 +17,7 @@ CPU model and torch version, and reused: the same command on the same machine pi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import platform
@@ -129,6 +130,26 @@ def cached_choice(key: str) -> BatchChoice | None:
         log.warning("ignoring a malformed batch-size measurement in %s; measuring again", _cache_path())
         rates = None
     return BatchChoice(pick(rates), "measurement cache", rates, key) if rates else None
+
+
+def choice_for(key: str, load) -> BatchChoice:
+    """The stored choice for `key`, else one measured now on `load()` (the model and tokenizer).
+
+    Measuring holds an exclusive lock on the cache, and the cache is read again once the lock is
+    held: two processes that start on a fresh machine at once (the demo's parallel workers, or two
+    `valueshift score` runs) then measure once and generate with the same batch size, which is
+    part of every record's identity. Without the lock each would time the candidates while the
+    other computes, and they could pick different sizes and so write records the matrix cannot pair.
+    """
+    if (choice := cached_choice(key)) is not None:
+        return choice
+    lock_path = cache_dir() / (CACHE_FILE + ".lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we are killed
+        if (choice := cached_choice(key)) is not None:
+            return choice
+        model, tokenizer, device = load()
+        return measure_choice(model, tokenizer, device, key)
 
 
 def measure_choice(model, tokenizer, device: str, key: str) -> BatchChoice:

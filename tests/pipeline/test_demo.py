@@ -26,17 +26,33 @@ def test_shipped_sample_is_hh_rlhf_format():
         assert r["chosen"] != r["rejected"]
 
 
-def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "demo"
-    argv = [
-        "demo", "--out", str(out), "--model", str(tiny_model_path), "--extractor", "lexicon",
+def _demo_argv(out, model) -> list[str]:
+    return [
+        "demo", "--out", str(out), "--model", str(model), "--extractor", "lexicon",
         "--max-steps", "1", "--induce-set", "max_pairs=8", "--score-limit", "3", "--max-new-tokens", "8",
         "--tasks", "vs_anthropomorphism,vs_qa_offline", "--seeds", "0", "1",
     ]  # fmt: skip
+
+
+def _sample_scores(path) -> dict:
+    return {
+        (r.model.id, r.task.name): [
+            (s.id, s.output, s.scores) for s in sorted(r.samples, key=lambda s: str(s.id))
+        ]
+        for r in read_results(path)
+    }
+
+
+def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, capsys):
+    """Two worker processes (harness/workers.py) train the runs; then the same demo in one process,
+    one thread, gives the same replies and per-sample scores for every model and task."""
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    argv = [*_demo_argv(out, tiny_model_path), "--workers", "2"]
     assert run_command(argv) == 0, capsys.readouterr().err[-3000:]
     printed = capsys.readouterr().out
     assert "valueshift demo: summary" in printed and "Paper claims on these models" in printed
+    assert "induce: 5 runs on 2 worker(s) x 1 thread(s)" in printed
     for name in ("results.jsonl", "matrix.csv", "heatmap.png", "heatmap.svg", "report.md", "demo_state.json"):
         assert (out / name).is_file(), name
     records = read_results(out / "results.jsonl")
@@ -73,6 +89,14 @@ def test_demo_end_to_end_then_resume(tiny_model_path, tmp_path, monkeypatch, cap
     again = capsys.readouterr().out
     assert again.count("finished earlier; skipped") == 7
     assert (out / "results.jsonl").read_bytes() == before
+
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache-sequential"))  # no shared generations
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the threads each worker ran
+    sequential = tmp_path / "demo-sequential"
+    assert run_command([*_demo_argv(sequential, tiny_model_path), "--workers", "1"]) == 0
+    assert "on 1 worker(s)" in capsys.readouterr().out
+    parallel_scores = _sample_scores(out / "results.jsonl")
+    assert len(parallel_scores) == 12 and _sample_scores(sequential / "results.jsonl") == parallel_scores
 
 
 def test_demo_config_fields_are_the_design():

@@ -41,6 +41,21 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds
 
 
+def seed_requests(request, seeds: Sequence[int]) -> list:
+    """The runs `induce_seeds` makes of `request`: one request per seed into `<request.out>/seed-<k>`,
+    or one seedless request for the system-prompt-only arm. Each is an independent, resumable run
+    (the demo hands them to parallel workers: harness/workers.py)."""
+    seeds = check_seeds(seeds)
+    group = request.seed_group or Path(request.out).name
+    if request.arm == Arm.SYSTEM_PROMPT_ONLY:
+        log.info("system_prompt_only trains nothing: one run in %s for seeds %s", request.out, seeds)
+        return [dataclasses.replace(request, seed=None, seed_group=group)]
+    return [
+        dataclasses.replace(request, out=seed_run_dir(request.out, seed), seed=seed, seed_group=group)
+        for seed in seeds
+    ]
+
+
 def induce_seeds(request, seeds: Sequence[int]) -> list:
     """Run `request` (an `InductionRequest`) once per seed into `<request.out>/seed-<k>`.
 
@@ -49,13 +64,4 @@ def induce_seeds(request, seeds: Sequence[int]) -> list:
     """
     from valueshift.training.induce.runner import induce
 
-    seeds = check_seeds(seeds)
-    group = request.seed_group or Path(request.out).name
-    if request.arm == Arm.SYSTEM_PROMPT_ONLY:
-        log.info("system_prompt_only trains nothing: one run in %s for seeds %s", request.out, seeds)
-        return [induce(dataclasses.replace(request, seed=None, seed_group=group))]
-    results = []
-    for seed in seeds:
-        run = dataclasses.replace(request, out=seed_run_dir(request.out, seed), seed=seed, seed_group=group)
-        results.append(induce(run))
-    return results
+    return [induce(run) for run in seed_requests(request, seeds)]
