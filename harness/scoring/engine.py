@@ -82,13 +82,38 @@ def progress_hflm_class():
 
         class ProgressHFLM(HFLM):
             on_generation: Callable[[int], None] | None = None
+            share_prefix: bool = False  # harness/scoring/prefix_cache.py
 
             def _model_generate(self, context, max_length, stop, **generation_kwargs):
                 if self.on_generation is not None:
                     tok = self.tokenizer
                     ids = {i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None}
                     generation_kwargs["streamer"] = _FinishStreamer(sorted(ids), self.on_generation)
+                if self.share_prefix:
+                    context = self._with_shared_prefix(context, generation_kwargs)
                 return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+            def _with_shared_prefix(self, context, generation_kwargs: dict):
+                from valueshift.harness.scoring import prefix_cache
+
+                pad = self.tokenizer.pad_token_id
+                pad = self.tokenizer.eos_token_id if pad is None else pad
+                batch = prefix_cache.split_shared_prefix(
+                    context, generation_kwargs.get("attention_mask"), pad
+                )
+                if batch is None:
+                    return context
+                log.debug(
+                    "generation: %d prompt tokens shared by %d rows, computed once",
+                    batch.prefix_length,
+                    len(context),
+                )
+                keyword = prefix_cache.cache_keyword(self.model)
+                generation_kwargs[keyword] = prefix_cache.prefix_cache(
+                    self.model, batch.prefix, context.shape[0], keyword
+                )
+                generation_kwargs["attention_mask"] = batch.attention_mask.to(context.device)
+                return batch.input_ids.to(context.device)
 
         _HFLM_CLASS = ProgressHFLM
     return _HFLM_CLASS
@@ -235,11 +260,18 @@ class HFEngine:
                     for k, saved in self._pristine[n].items():
                         params[k].copy_(saved)
 
-    def lm(self, batch_size: int | str, on_generation: Callable[[int], None] | None = None):
-        """An lm-eval model over the currently loaded weights (call inside `activate`)."""
+    def lm(
+        self,
+        batch_size: int | str,
+        on_generation: Callable[[int], None] | None = None,
+        share_prefix: bool = False,
+    ):
+        """An lm-eval model over the currently loaded weights (call inside `activate`); with
+        `share_prefix`, generation computes the prompt prefix its rows share once
+        (harness/scoring/prefix_cache.py)."""
         cls = progress_hflm_class()
         lm = cls(pretrained=self._load_base(), tokenizer=self.tokenizer, batch_size=batch_size)
-        lm.on_generation = on_generation
+        lm.on_generation, lm.share_prefix = on_generation, share_prefix
         return lm
 
     def batch_choice(self, threads: int | None) -> BatchChoice:
@@ -251,9 +283,7 @@ class HFEngine:
         key = batch_size.measurement_key(
             "|".join(map(str, (self.base, self.revision))), self.dtype, self.device, threads
         )
-        return batch_size.cached_choice(key) or batch_size.measure_choice(
-            self._load_base(), self.tokenizer, self.device, key
-        )
+        return batch_size.choice_for(key, lambda: (self._load_base(), self.tokenizer, self.device))
 
     def seconds_per_step(self, batch_size: int) -> float:
         """Measured wall time of one decoding step at `batch_size` (for the up-front estimate)."""
@@ -282,7 +312,8 @@ class VLLMEngine:
     def chat_template_sha(self) -> str | None:
         return None  # the engine applies the tokenizer's own template
 
-    def lm(self, batch_size: int | str, on_generation=None):
+    def lm(self, batch_size: int | str, on_generation=None, share_prefix: bool = False):
+        # vLLM caches shared prefixes itself (automatic prefix caching); `share_prefix` is for HF
         if self._lm is None:
             import lm_eval.api.registry
 

@@ -120,6 +120,8 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
         )
         if spec.adapter and run.get("merge_adapters"):
             gen["adapter_weights"] = "merged"  # float sums differ from the unmerged LoRA's
+        if otype == "generate_until" and run.get("share_prompt_prefix"):
+            gen["prompt_prefix"] = "shared"  # harness/scoring/prefix_cache.py: float sums differ
         unsupported = ""
         if spec.backend == "openai" and otype != "generate_until":
             unsupported = (
@@ -238,7 +240,12 @@ class LmEvalRunner:
         if self.engine is None:
             return self._evaluate(openai_lm(self.spec), planned)
         with self.engine.activate(self.spec, merge=bool(self.run_cfg.get("merge_adapters"))):
-            return self._evaluate(self.engine.lm(self.run_cfg["batch_size"], self.on_generation), planned)
+            lm = self.engine.lm(
+                self.run_cfg["batch_size"],
+                self.on_generation,
+                share_prefix=bool(self.run_cfg.get("share_prompt_prefix")),
+            )
+            return self._evaluate(lm, planned)
 
     def _evaluate(self, lm, planned: list[PlannedTask]) -> dict:
         import lm_eval

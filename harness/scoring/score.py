@@ -90,6 +90,10 @@ class ScoreConfig:
     # exactly afterwards (HFEngine._merged; benchmarks/bench_merged_lora.py); never in bf16, where
     # the merge would round the adapter away. Off: peft's unmerged forward.
     merge_adapters: bool = True
+    # transformers generation computes the prompt prefix a batch's rows share (system turn, user-turn
+    # header) once, its key/values repeated per row (harness/scoring/prefix_cache.py; 0.77x the time
+    # of the demo's 120 replies, benchmarks/bench_prefix_cache.py). Off: every row runs its whole prompt.
+    share_prompt_prefix: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> ScoreConfig:
@@ -245,6 +249,7 @@ class _Model:
             and self.on_cpu
             and isinstance(engine, HFEngine)
             and dtype in MERGE_DTYPES,
+            "share_prompt_prefix": cfg.share_prompt_prefix and isinstance(engine, HFEngine),
         }
         self.plan: list[PlannedTask] = []
         if cfg.lm_eval_tasks:
