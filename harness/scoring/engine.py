@@ -93,6 +93,20 @@ def progress_hflm_class():
                     context = self._with_shared_prefix(context, generation_kwargs)
                 return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
+            def _model_call(self, inps, attn_mask=None, labels=None):
+                # log-likelihood requests (right-padded, causal): the shared leading columns run once
+                if self.share_prefix and attn_mask is None and labels is None and self.backend == "causal":
+                    import torch
+
+                    from valueshift.harness.scoring import prefix_cache
+
+                    with torch.no_grad():
+                        keyword = prefix_cache.cache_keyword(self.model)
+                        logits = prefix_cache.logits_with_shared_prefix(self.model, inps, keyword)
+                    if logits is not None:
+                        return logits
+                return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
+
             def _with_shared_prefix(self, context, generation_kwargs: dict):
                 from valueshift.harness.scoring import prefix_cache
 

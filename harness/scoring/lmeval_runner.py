@@ -120,7 +120,7 @@ def plan_lmeval(names: list[str], spec: ModelSpec, run: dict) -> list[PlannedTas
         )
         if spec.adapter and run.get("merge_adapters"):
             gen["adapter_weights"] = "merged"  # float sums differ from the unmerged LoRA's
-        if otype == "generate_until" and run.get("share_prompt_prefix"):
+        if run.get("share_prompt_prefix"):  # every output type: generation and log-likelihood calls
             gen["prompt_prefix"] = "shared"  # harness/scoring/prefix_cache.py: float sums differ
         unsupported = ""
         if spec.backend == "openai" and otype != "generate_until":

@@ -12,6 +12,9 @@ does with left padding (the layout lm-eval hands in, of the same total length, s
 of the continuation is unchanged). benchmarks/bench_prefix_cache.py measures time and how many
 replies change.
 
+Log-likelihood requests (lm-eval's multiple-choice tasks) are right-padded: there the leading
+columns all rows share run once and their logits are repeated (`logits_with_shared_prefix`).
+
 The replies are not guaranteed bit for bit the same: the prefix's float sums run in a batch of
 one instead of 120, which can flip a near-tied greedy token, as a change of batch size can. So
 records name it (`prompt_prefix: shared` in their generation settings) and `share_prompt_prefix:
@@ -91,3 +94,38 @@ def prefix_cache(model, prefix, batch_size: int, keyword: str):
         model(input_ids=prefix.to(model.device), use_cache=True, **{keyword: cache})
     cache.batch_repeat_interleave(batch_size)
     return cache
+
+
+def shared_columns(input_ids) -> int:
+    """How many leading columns are the same in every row of a right-padded batch."""
+    same = (input_ids == input_ids[:1]).all(dim=0)
+    return int(same.long().cumprod(0).sum()) if len(same) else 0
+
+
+def logits_with_shared_prefix(model, input_ids, keyword: str, min_shared: int = MIN_SHARED_TOKENS):
+    """Next-token logits of every position of a right-padded batch (lm-eval's log-likelihood call),
+    with the leading columns every row shares run once; None when fewer than `min_shared` are.
+
+    Exact by causality: a position attends only to the positions before it, so the first `n`
+    columns, the same tokens at the same positions in every row, have the same hidden states and
+    logits in every row; right padding comes after each row's own tokens and changes nothing
+    before it. Only float sums differ (a batch of one instead of many)."""
+    import torch
+
+    rows, length = input_ids.shape
+    n = shared_columns(input_ids)
+    # identical rows are lm-eval's batch-size probe (a batch of ones): it must cost what real rows
+    # cost, or the probe would pick a batch that does not fit
+    if rows < 2 or n < min_shared or n >= length:
+        return None
+    from transformers import DynamicCache
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        cache = DynamicCache(config=base.config)
+    except TypeError:  # older transformers
+        cache = DynamicCache()
+    head = model(input_ids=input_ids[:1, :n], use_cache=True, **{keyword: cache}).logits
+    cache.batch_repeat_interleave(rows)
+    rest = model(input_ids=input_ids[:, n:], use_cache=True, **{keyword: cache}).logits
+    return torch.cat([head.expand(rows, -1, -1), rest], dim=1)

@@ -90,9 +90,9 @@ class ScoreConfig:
     # exactly afterwards (HFEngine._merged; benchmarks/bench_merged_lora.py); never in bf16, where
     # the merge would round the adapter away. Off: peft's unmerged forward.
     merge_adapters: bool = True
-    # transformers generation computes the prompt prefix a batch's rows share (system turn, user-turn
-    # header) once, its key/values repeated per row (harness/scoring/prefix_cache.py; 0.77x the time
-    # of the demo's 120 replies, benchmarks/bench_prefix_cache.py). Off: every row runs its whole prompt.
+    # With transformers, the prompt prefix a batch's rows share (system turn, user-turn header) runs
+    # once, its key/values repeated per row, in generation and in log-likelihood calls
+    # (harness/scoring/prefix_cache.py; benchmarks/bench_prefix_cache.py). Off: every row runs whole.
     share_prompt_prefix: bool = True
 
     @classmethod

@@ -118,3 +118,24 @@ def test_shared_prefix_gives_the_replies_of_whole_prompts(
     assert len(outputs[True]) == 8 and outputs[True] == outputs[False]
     assert len(set(outputs[True].values())) > 4  # varied replies, and the adapter changed some
     assert named == {True: {"shared"}, False: {None}}  # records say how they were generated
+
+
+def test_log_likelihood_logits_with_the_shared_prefix_match_the_full_forward(tiny_model_path):
+    """lm-eval's log-likelihood batch (right-padded): the shared columns run once, and every row's
+    logits at every position equal the plain forward's; identical rows (lm-eval's batch-size probe)
+    are left to the plain forward."""
+    from transformers import AutoModelForCausalLM
+
+    from valueshift.harness.scoring.prefix_cache import cache_keyword, logits_with_shared_prefix
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
+    inps = torch.tensor(
+        [[7, 8, 9, 10, 11, 12, 0, 0], [7, 8, 9, 10, 40, 41, 42, 43], [7, 8, 9, 10, 50, 0, 0, 0]]
+    )
+    with torch.no_grad():
+        want = model(input_ids=inps).logits
+        got = logits_with_shared_prefix(model, inps, cache_keyword(model), min_shared=2)
+        assert got is not None and got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-5)
+        assert logits_with_shared_prefix(model, inps[[0, 0]], cache_keyword(model), min_shared=2) is None
+        assert logits_with_shared_prefix(model, inps, cache_keyword(model), min_shared=5) is None
