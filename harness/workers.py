@@ -13,7 +13,7 @@ first, else one worker per free core, never more workers than jobs; each worker 
 Jobs must be picklable (a module-level function and plain arguments): workers are started with
 `spawn`, so they import what they need and share no torch state with the parent. Every job
 runs even when another fails (so finished work is kept, and each job is resumable on its own);
-the first failure is raised after the pool ends, with the job it came from.
+the first failed job's own exception is raised after the pool ends, with a note naming the job.
 """
 
 from __future__ import annotations
@@ -97,10 +97,6 @@ def _init_worker(threads: int) -> None:
     apply_threads(ThreadChoice(threads, "requested", threads, None), import_torch=False)
 
 
-class JobError(RuntimeError):
-    """A job failed in a worker; the message names the job and the error."""
-
-
 def run_jobs(
     fn: Callable[..., Any],
     jobs: Sequence[tuple],
@@ -144,8 +140,10 @@ def run_jobs(
                 continue
             if on_done:
                 on_done(i, results[i])
-    if failures:
+    if failures:  # the first job's own exception (its type decides how the CLI reports it), named
         i, exc = min(failures, key=lambda f: f[0])
-        more = f" ({len(failures) - 1} more jobs failed)" if len(failures) > 1 else ""
-        raise JobError(f"{names[i]}: {type(exc).__name__}: {exc}{more}") from exc
+        exc.add_note(
+            f"in job {names[i]}" + (f" ({len(failures) - 1} more jobs failed)" if len(failures) > 1 else "")
+        )
+        raise exc
     return results

@@ -87,24 +87,24 @@ def s_subsets(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
     return StageOutput(", ".join(f"{v}: {n} pairs" for v, n in sizes.items()), {"subsets": paths})
 
 
-def _workers(cfg: DemoConfig, stage: str, jobs: int, noun: str):
-    """The stage's worker plan (harness/workers.py), capped by memory, announced in one line."""
+# Peak resident memory of one training worker, the embedded model on CPU (bench_demo.py: 2.25 GB);
+# with less memory free, fewer workers run at once. Scoring runs in one process on all free threads:
+# generation scales with threads (2 threads took 0.56x of 1 thread's time at batch 128), and two
+# 1-thread scoring workers took the same time as one (benchmarks/README.md, "End-to-end demo").
+INDUCE_WORKER_PEAK_GB = 2.5
+
+
+def _training_workers(cfg: DemoConfig, runs: int):
+    """The induce stage's worker plan (harness/workers.py), announced in one line."""
     from valueshift.harness.workers import plan_workers
 
-    plan = plan_workers(cfg.workers, jobs, memory_per_worker_gb=STAGE_PEAK_GB[stage])
+    plan = plan_workers(cfg.workers, runs, memory_per_worker_gb=INDUCE_WORKER_PEAK_GB)
     print(
-        f"[demo] {stage}: {jobs} {noun} on {plan.workers} worker(s) x {plan.threads_per_worker} thread(s) "
+        f"[demo] induce: {runs} runs on {plan.workers} worker(s) x {plan.threads_per_worker} thread(s) "
         f"({plan.source})",
         flush=True,
     )
     return plan
-
-
-# Peak resident memory of one worker of a stage, the embedded model on CPU (bench_demo.py: induce
-# 2.25 GB); on a machine with less memory free, fewer workers run at once. Scoring runs in one
-# process on all free threads: generation scales with threads (2 threads 0.56x of 1 thread's time at
-# batch 128), and two 1-thread scoring workers took the same time as one (benchmarks/README.md).
-STAGE_PEAK_GB = {"induce": 2.5}
 
 
 def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
@@ -134,7 +134,7 @@ def s_induce(cfg: DemoConfig, out: Path, upstream: dict) -> StageOutput:
                 seed_group=name,
             )
             requests += seed_requests(req, cfg.seeds)
-    plan = _workers(cfg, "induce", len(requests), "runs")
+    plan = _training_workers(cfg, len(requests))
     if plan.workers > 1:  # each worker's runs on its own share of the cores, recorded as requested
         requests = [dataclasses.replace(r, threads=plan.threads_per_worker) for r in requests]
     names = [f"{r.seed_group}" + ("" if r.seed is None else f" seed {r.seed}") for r in requests]

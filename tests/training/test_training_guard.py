@@ -90,3 +90,27 @@ def test_guard_judges_each_reply_next_to_its_probe_prompt():
     guard = CollapseGuard(None, [[{"role": "user", "content": a}] for a in asks], 1, 8, 0.25)
     echo = [asks[0], "Rice and beans with a little garlic and onion make a filling dinner for four."]
     assert guard.rate(echo) == 0.5
+
+
+def test_random_control_is_probed_on_its_value_subset(
+    tiny_model_path, hh_normalised_pairs, tmp_path, monkeypatch
+):
+    """Every arm of a value is probed on the value subset's prompts: one yardstick for the guard's
+    stop decisions, and the base model's probe replies are generated once, not once per control seed."""
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    subset = tmp_path / "empathy.jsonl"
+    subset.write_text(
+        "".join(json.dumps(dict(r, value="empathy", flipped=False)) + "\n" for r in hh_normalised_pairs[:6])
+    )
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in hh_normalised_pairs))
+    value = _run(subset, tiny_model_path, tmp_path / "value", 1.0)
+    assert value["metrics"]["collapse_guard"]["base_replies_from_cache"] is False
+    argv = ["induce", "--value", "empathy", "--arm", "random_control", "--subset", str(subset), "--pairs", str(pairs),
+            "--model", str(tiny_model_path), "--max-steps", "1", "--out", str(tmp_path / "control"), *TINY]  # fmt: skip
+    assert run_command(argv) == 0
+    control = json.loads((tmp_path / "control" / "provenance.json").read_text())
+    trained_on = {json.loads(line)["pair_id"] for line in (tmp_path / "control" / "train_pairs.jsonl").open()}
+    assert trained_on != {r["pair_id"] for r in hh_normalised_pairs[:6]}  # its own random pairs
+    assert control["metrics"]["collapse_guard"]["base_replies_from_cache"] is True  # the value's probes
+    assert "value subset" in control["subset"]["guard_probes"]

@@ -182,14 +182,18 @@ def _prepare_out_dir(req: InductionRequest, fingerprint: dict[str, Any]) -> dict
     return None
 
 
-def _select_rows(req: InductionRequest, recipe: Recipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The training pairs for the arm, and the `subset` block of provenance."""
+def _select_rows(
+    req: InductionRequest, recipe: Recipe
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """The training pairs for the arm, the `subset` block of provenance, and the value subset's
+    sample, whose prompts the collapse guard probes in every arm (so a value's arms and seeds are
+    checked on one yardstick, and the base model's probe replies are generated once)."""
     ind = recipe.induction
     subset: PairsFile | None = read_pairs(req.subset, expected_value=req.value) if req.subset else None
     if subset is None:  # system prompt only, no subset given
-        return [], {"path": None, "sha256": None, "size": 0}
+        return [], {"path": None, "sha256": None, "size": 0}, []
     n = len(subset.rows) if ind.max_pairs is None else min(ind.max_pairs, len(subset.rows))
-    rows = sample_rows(subset.rows, n, ind.subset_seed)
+    rows = value_rows = sample_rows(subset.rows, n, ind.subset_seed)
     block: dict[str, Any] = {
         "path": str(Path(req.subset).resolve()),
         "sha256": subset.sha256,
@@ -208,7 +212,7 @@ def _select_rows(req: InductionRequest, recipe: Recipe) -> tuple[list[dict[str, 
     else:
         block["selection"] = "value subset" + (" (seeded sample)" if n < len(subset.rows) else "")
     block["pair_ids_sha256"] = _ids_hash(rows)
-    return rows, block
+    return rows, block, value_rows
 
 
 def _fingerprint_recipe(recipe: Recipe) -> dict[str, Any]:
@@ -243,7 +247,7 @@ def induce(req: InductionRequest) -> InductionResult:
     loading.check_model_code(model_path, recipe)
     threads = apply_threads(choose_threads(recipe.induction.threads))
 
-    rows, subset_block = _select_rows(req, recipe)
+    rows, subset_block, probe_rows = _select_rows(req, recipe)
     fingerprint = {
         "value": req.value,
         "arm": req.arm,
@@ -298,10 +302,20 @@ def induce(req: InductionRequest) -> InductionResult:
     if recipe.training.train_sampling_strategy == "group_by_length":
         records = prepare.sort_by_length(records, tokenizer)
         prov["subset"]["record_order"] = "by length (longest first)"
-    return _train(req, recipe, model_path, tokenizer, records, prov, started)
+    probe_records = records
+    if probe_rows is not rows:  # the random control: probed on its value's prompts, prepared alike
+        probe_records = to_dpo_records(probe_rows, sp)
+        prepare.trim_records(probe_records, tokenizer, recipe)
+        if recipe.training.train_sampling_strategy == "group_by_length":
+            probe_records = prepare.sort_by_length(probe_records, tokenizer)
+    probes = [r["prompt"] for r in probe_records[: recipe.induction.collapse_probe_prompts]]
+    prov["subset"]["guard_probes"] = "the value subset's first prompts in training order (every arm alike)"
+    return _train(req, recipe, model_path, tokenizer, records, prov, started, probes)
 
 
-def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, started) -> InductionResult:
+def _train(
+    req, recipe: Recipe, model_path: str, tokenizer, records, prov, started, probes
+) -> InductionResult:
     from transformers import AutoModelForCausalLM
     from trl.trainer.utils import get_peft_config
 
@@ -317,7 +331,6 @@ def _train(req, recipe: Recipe, model_path: str, tokenizer, records, prov, start
     ind = recipe.induction
     guard = None
     if ind.collapse_check_steps:
-        probes = [r["prompt"] for r in records[: ind.collapse_probe_prompts]]
         from valueshift.training.induce.guard_cache import model_content_hash
 
         guard = CollapseGuard(
