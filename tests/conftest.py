@@ -51,6 +51,52 @@ def shipped_pairs() -> list[dict]:
     return [p.to_dict() for p in load_pairs("hh-rlhf", data_files=[SHIPPED_SAMPLE])]
 
 
+TOY_GENERATION_TASK = """
+task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{question}}}}"
+doc_to_target: ""
+generation_kwargs:
+  max_gen_toks: {max_gen_toks}
+  do_sample: false
+  until: ["<|im_end|>"]
+process_results: !function {name}_utils.process
+metric_list:
+  - metric: length
+    aggregation: mean
+    higher_is_better: false
+metadata:
+  version: 1.0
+"""
+
+
+@pytest.fixture(scope="session")
+def write_toy_task():
+    """`write_toy_task(folder, name, questions, max_gen_toks=8)`: an lm-eval generation task over
+    `questions` (metric: reply length) written into `folder`, the include path it returns."""
+
+    def write(folder: Path, name: str, questions: list[str], max_gen_toks: int = 8) -> str:
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        data = folder / f"{name}.jsonl"
+        data.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions))
+        (folder / f"{name}.yaml").write_text(
+            TOY_GENERATION_TASK.format(name=name, data=data, max_gen_toks=max_gen_toks)
+        )
+        (folder / f"{name}_utils.py").write_text(
+            "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
+        )
+        return str(folder)
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def default_model_path() -> Path:
     from valueshift.harness.models.default_model import default_chat_model_path

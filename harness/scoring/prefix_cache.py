@@ -73,23 +73,33 @@ def split_shared_prefix(input_ids, attention_mask, pad_id: int, min_shared: int 
     return SharedPrefixBatch(ids, mask, first[:shared].unsqueeze(0))
 
 
+def _unwrapped(model):
+    """The transformers model under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def cache_keyword(model) -> str:
     """The generate/forward keyword for a key/value cache: `cache` in transformers 5.x (which
     deprecates `past_key_values`), `past_key_values` before it."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    return (
+        "cache" if "cache" in inspect.signature(_unwrapped(model).forward).parameters else "past_key_values"
+    )
+
+
+def _empty_cache(model):
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=_unwrapped(model).config)  # per-layer types (sliding windows) where known
+    except TypeError:  # older transformers
+        return DynamicCache()
 
 
 def prefix_cache(model, prefix, batch_size: int, keyword: str):
     """The key/value cache of `prefix` (one row), repeated for `batch_size` rows."""
     import torch
-    from transformers import DynamicCache
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        cache = DynamicCache(config=base.config)  # per-layer types (sliding windows) where it knows them
-    except TypeError:  # older transformers
-        cache = DynamicCache()
+    cache = _empty_cache(model)
     with torch.no_grad():
         model(input_ids=prefix.to(model.device), use_cache=True, **{keyword: cache})
     cache.batch_repeat_interleave(batch_size)
@@ -118,13 +128,7 @@ def logits_with_shared_prefix(model, input_ids, keyword: str, min_shared: int = 
     # cost, or the probe would pick a batch that does not fit
     if rows < 2 or n < min_shared or n >= length:
         return None
-    from transformers import DynamicCache
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        cache = DynamicCache(config=base.config)
-    except TypeError:  # older transformers
-        cache = DynamicCache()
+    cache = _empty_cache(model)
     head = model(input_ids=input_ids[:1, :n], use_cache=True, **{keyword: cache}).logits
     cache.batch_repeat_interleave(rows)
     rest = model(input_ids=input_ids[:, n:], use_cache=True, **{keyword: cache}).logits

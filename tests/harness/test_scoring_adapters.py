@@ -12,29 +12,6 @@ from valueshift.harness.cli import run_command
 from valueshift.harness.results import read_results
 from valueshift.harness.scoring import ScoreConfig, resolve_model, score_model, score_models
 
-TASK = """
-task: adapt_toy
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{question}}}}"
-doc_to_target: ""
-generation_kwargs:
-  max_gen_toks: 8
-  do_sample: false
-  until: ["<|im_end|>"]
-process_results: !function adapt_utils.process
-metric_list:
-  - metric: length
-    aggregation: mean
-    higher_is_better: false
-metadata:
-  version: 1.0
-"""
-
 
 def _adapter(base, out, seed: int, value: str):
     import torch
@@ -62,16 +39,9 @@ def _adapter(base, out, seed: int, value: str):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tiny_model_path):
+def setup(tmp_path_factory, tiny_model_path, write_toy_task):
     root = tmp_path_factory.mktemp("adapters")
-    tasks = root / "tasks"
-    tasks.mkdir()
-    data = root / "d.jsonl"
-    data.write_text("".join(json.dumps({"question": f"Describe object {i}."}) + "\n" for i in range(4)))
-    (tasks / "adapt_toy.yaml").write_text(TASK.format(data=data))
-    (tasks / "adapt_utils.py").write_text(
-        "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
-    )
+    tasks = write_toy_task(root / "tasks", "adapt_toy", [f"Describe object {i}." for i in range(4)])
     a = _adapter(tiny_model_path, root / "empathy", 1, "empathy")
     b = _adapter(tiny_model_path, root / "honesty", 2, "honesty")
     return {"root": root, "tasks": str(tasks), "models": [str(tiny_model_path), str(a), str(b)]}

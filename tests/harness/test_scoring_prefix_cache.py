@@ -13,29 +13,6 @@ from valueshift.harness.results import read_results
 from valueshift.harness.scoring import ScoreConfig, score_models
 from valueshift.harness.scoring.prefix_cache import split_shared_prefix
 
-TASK = """
-task: prefix_toy
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{question}}}}"
-doc_to_target: ""
-generation_kwargs:
-  max_gen_toks: 12
-  do_sample: false
-  until: ["<|im_end|>"]
-process_results: !function prefix_utils.process
-metric_list:
-  - metric: length
-    aggregation: mean
-    higher_is_better: false
-metadata:
-  version: 1.0
-"""
-
 QUESTIONS = ["What is the capital of France?", "Name a colour.", "Why is the sky blue?", "Say hi."]
 
 
@@ -60,15 +37,8 @@ def test_every_row_keeps_one_token_of_its_own_and_small_prefixes_are_not_shared(
 
 
 @pytest.fixture(scope="module")
-def toy_task(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prefix")
-    data = root / "d.jsonl"
-    data.write_text("".join(json.dumps({"question": q}) + "\n" for q in QUESTIONS))
-    (root / "prefix_toy.yaml").write_text(TASK.format(data=data))
-    (root / "prefix_utils.py").write_text(
-        "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
-    )
-    return str(root)
+def toy_task(tmp_path_factory, write_toy_task):
+    return write_toy_task(tmp_path_factory.mktemp("prefix"), "prefix_toy", QUESTIONS, max_gen_toks=12)
 
 
 def _adapter(base, out):
