@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import resource
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import yaml
 
 from valueshift.harness.contracts import RESULTS_FILE
 from valueshift.harness.fileio import write_json_atomic
+from valueshift.harness.threads import ENV_VAR as THREADS_VAR
 from valueshift.pipeline.config import STAGES, DemoConfig, DemoError
 from valueshift.pipeline.stages import STAGE_FUNCTIONS, STAGE_INPUTS
 
@@ -37,6 +39,13 @@ class StageResult:
     peak_rss_mb: float = 0.0  # peak resident memory of this process so far
     detail: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _peak_rss_mb() -> float:
@@ -100,8 +109,16 @@ class Demo:
     def run(self) -> list[StageResult]:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "demo_config.yaml").write_text(yaml.safe_dump(asdict(self.cfg), sort_keys=False))
-        for name in STAGES:
-            self._stage(name)
+        # A stage exports its thread choice as OMP_NUM_THREADS (harness/threads.py, for the libraries
+        # it starts); the next stage must choose from the cores free then, not read that back as the
+        # user's setting. So each stage starts from the environment the demo was started with.
+        users = os.environ.get(THREADS_VAR)
+        try:
+            for name in STAGES:
+                _restore(THREADS_VAR, users)
+                self._stage(name)
+        finally:
+            _restore(THREADS_VAR, users)
         return self.results
 
     def summary(self) -> str:

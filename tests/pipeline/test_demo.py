@@ -128,3 +128,24 @@ def test_demo_config_unknown_key(tmp_path, capsys, bad):
     cfg.write_text(bad)
     assert run_command(["demo", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "flavour" in capsys.readouterr().err
+
+
+def test_each_stage_chooses_its_own_threads(tiny_model_path, tmp_path, monkeypatch, capsys):
+    """A stage's thread choice (exported as OMP_NUM_THREADS for its libraries) must not become the
+    next stage's: training on one worker in the demo's process, then scoring, and the score records
+    say their threads came from the free cores, not from a variable the user never set."""
+    monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    out = tmp_path / "demo"
+    argv = [
+        "demo", "--out", str(out), "--model", str(tiny_model_path), "--extractor", "lexicon",
+        "--max-steps", "1", "--induce-set", "max_pairs=8", "--score-limit", "2", "--max-new-tokens", "4",
+        "--tasks", "vs_qa_offline", "--seeds", "0", "--arms", "value", "--workers", "1",
+        "--stages", "model,extract,subsets,induce,score",
+    ]  # fmt: skip
+    assert run_command(argv) == 0, capsys.readouterr().err[-2000:]
+    sources = {r.provenance["threads"]["source"] for r in read_results(out / "results.jsonl")}
+    assert sources == {"free cores"}
+    import os
+
+    assert "OMP_NUM_THREADS" not in os.environ  # nor is it left behind for the caller
