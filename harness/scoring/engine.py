@@ -281,8 +281,8 @@ class HFEngine:
         share_prefix: bool = False,
     ):
         """An lm-eval model over the currently loaded weights (call inside `activate`); with
-        `share_prefix`, generation computes the prompt prefix its rows share once
-        (harness/scoring/prefix_cache.py)."""
+        `share_prefix`, generation and log-likelihood calls compute the prompt prefix their rows
+        share once (harness/scoring/prefix_cache.py)."""
         cls = progress_hflm_class()
         lm = cls(pretrained=self._load_base(), tokenizer=self.tokenizer, batch_size=batch_size)
         lm.on_generation, lm.share_prefix = on_generation, share_prefix

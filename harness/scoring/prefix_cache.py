@@ -24,10 +24,7 @@ false` in the score config turns it off.
 from __future__ import annotations
 
 import inspect
-import logging
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 # Below this many shared tokens the extra forward call is not worth it (and there is nothing to share).
 MIN_SHARED_TOKENS = 4
@@ -59,8 +56,7 @@ def split_shared_prefix(input_ids, attention_mask, pad_id: int, min_shared: int 
     if shortest < 2:
         return None
     first = rows[0][: shortest - 1]
-    same = torch.stack([r[: shortest - 1] == first for r in rows[1:]]).all(dim=0)
-    shared = int(same.long().cumprod(0).sum())  # length of the run of positions equal in every row
+    shared = shared_columns(torch.stack([r[: shortest - 1] for r in rows]))
     if shared < min_shared:
         return None
     length = input_ids.shape[1]
@@ -95,15 +91,21 @@ def _empty_cache(model):
         return DynamicCache()
 
 
-def prefix_cache(model, prefix, batch_size: int, keyword: str):
-    """The key/value cache of `prefix` (one row), repeated for `batch_size` rows."""
+def _prefix_forward(model, prefix, batch_size: int, keyword: str):
+    """`prefix` (one row) through the model: its logits, and its key/value cache repeated for
+    `batch_size` rows."""
     import torch
 
     cache = _empty_cache(model)
     with torch.no_grad():
-        model(input_ids=prefix.to(model.device), use_cache=True, **{keyword: cache})
+        logits = model(input_ids=prefix.to(model.device), use_cache=True, **{keyword: cache}).logits
     cache.batch_repeat_interleave(batch_size)
-    return cache
+    return logits, cache
+
+
+def prefix_cache(model, prefix, batch_size: int, keyword: str):
+    """The key/value cache of `prefix` (one row), repeated for `batch_size` rows."""
+    return _prefix_forward(model, prefix, batch_size, keyword)[1]
 
 
 def shared_columns(input_ids) -> int:
@@ -128,8 +130,6 @@ def logits_with_shared_prefix(model, input_ids, keyword: str, min_shared: int = 
     # cost, or the probe would pick a batch that does not fit
     if rows < 2 or n < min_shared or n >= length:
         return None
-    cache = _empty_cache(model)
-    head = model(input_ids=input_ids[:1, :n], use_cache=True, **{keyword: cache}).logits
-    cache.batch_repeat_interleave(rows)
+    head, cache = _prefix_forward(model, input_ids[:1, :n], rows, keyword)
     rest = model(input_ids=input_ids[:, n:], use_cache=True, **{keyword: cache}).logits
     return torch.cat([head.expand(rows, -1, -1), rest], dim=1)
