@@ -297,20 +297,28 @@ def induce(req: InductionRequest) -> InductionResult:
     if rows and (req.out / TRAIN_PAIRS_FILE).is_file() is False:
         write_jsonl_atomic(req.out / TRAIN_PAIRS_FILE, rows)
     sp = system_prompt if recipe.induction.system_prompt_in_training else None
-    records = to_dpo_records(rows, sp)
-    prov["subset"]["trimmed_prompts"] = prepare.trim_records(records, tokenizer, recipe)
+    records, prov["subset"]["trimmed_prompts"] = _prepared(rows, sp, tokenizer, recipe)
+    if recipe.training.train_sampling_strategy == "group_by_length":
+        prov["subset"]["record_order"] = "by length (longest first)"
+    probes = None
+    if recipe.induction.collapse_check_steps:
+        # the random control is probed on its value's prompts, prepared as its value arm's are
+        probe_records = records if probe_rows is rows else _prepared(probe_rows, sp, tokenizer, recipe)[0]
+        probes = [r["prompt"] for r in probe_records[: recipe.induction.collapse_probe_prompts]]
+        prov["subset"]["guard_probes"] = (
+            "the value subset's first prompts in training order (every arm alike)"
+        )
+    return _train(req, recipe, model_path, tokenizer, records, prov, started, probes)
+
+
+def _prepared(rows, system_prompt, tokenizer, recipe: Recipe) -> tuple[list[dict[str, Any]], int]:
+    """DPO records of `rows` as training sees them (over-long prompts trimmed, ordered longest first
+    where the recipe groups batches by length), and how many prompts were trimmed."""
+    records = to_dpo_records(rows, system_prompt)
+    trimmed = prepare.trim_records(records, tokenizer, recipe)
     if recipe.training.train_sampling_strategy == "group_by_length":
         records = prepare.sort_by_length(records, tokenizer)
-        prov["subset"]["record_order"] = "by length (longest first)"
-    probe_records = records
-    if probe_rows is not rows:  # the random control: probed on its value's prompts, prepared alike
-        probe_records = to_dpo_records(probe_rows, sp)
-        prepare.trim_records(probe_records, tokenizer, recipe)
-        if recipe.training.train_sampling_strategy == "group_by_length":
-            probe_records = prepare.sort_by_length(probe_records, tokenizer)
-    probes = [r["prompt"] for r in probe_records[: recipe.induction.collapse_probe_prompts]]
-    prov["subset"]["guard_probes"] = "the value subset's first prompts in training order (every arm alike)"
-    return _train(req, recipe, model_path, tokenizer, records, prov, started, probes)
+    return records, trimmed
 
 
 def _train(
