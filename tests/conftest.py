@@ -75,12 +75,18 @@ metadata:
 """
 
 
+TOY_LENGTH_SCORER = "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
+
+
 @pytest.fixture(scope="session")
 def write_toy_task():
-    """`write_toy_task(folder, name, questions, max_gen_toks=8)`: an lm-eval generation task over
-    `questions` (metric: reply length) written into `folder`, the include path it returns."""
+    """`write_toy_task(folder, name, questions, max_gen_toks=8, scorer=...)`: an lm-eval generation
+    task over `questions` written into `folder`, the include path it returns. `scorer` is the
+    source of its `process(doc, results)` (default: the metric `length`, the reply's length)."""
 
-    def write(folder: Path, name: str, questions: list[str], max_gen_toks: int = 8) -> str:
+    def write(
+        folder: Path, name: str, questions: list[str], max_gen_toks: int = 8, scorer: str = TOY_LENGTH_SCORER
+    ) -> str:
         import json
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -89,9 +95,7 @@ def write_toy_task():
         (folder / f"{name}.yaml").write_text(
             TOY_GENERATION_TASK.format(name=name, data=data, max_gen_toks=max_gen_toks)
         )
-        (folder / f"{name}_utils.py").write_text(
-            "def process(doc, results):\n    return {'length': float(len(results[0]))}\n"
-        )
+        (folder / f"{name}_utils.py").write_text(scorer)
         return str(folder)
 
     return write

@@ -4,7 +4,6 @@ cannot lose the others (the call is re-run task by task)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -13,52 +12,16 @@ from valueshift.harness.results import read_results
 from valueshift.harness.scoring import ScoreConfig, score_model
 from valueshift.harness.scoring.score import ScoreError
 
-TASK = """
-task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{question}}}}"
-doc_to_target: ""
-generation_kwargs:
-  max_gen_toks: 12
-  do_sample: false
-  until: ["<|im_end|>"]
-process_results: !function batch_utils.{process}
-metric_list:
-  - metric: length
-    aggregation: mean
-    higher_is_better: false
-metadata:
-  version: 1.0
-"""
-
-UTILS = """
-def process(doc, results):
-    return {'length': float(len(results[0]))}
-
-def broken(doc, results):
-    raise RuntimeError('scorer broke')
-"""
+BROKEN_SCORER = "def process(doc, results):\n    raise RuntimeError('scorer broke')\n"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, write_toy_task):
     tasks = tmp_path / "tasks"
-    tasks.mkdir()
     for name, word in (("bt_a", "apples"), ("bt_b", "rivers")):
-        data = tmp_path / f"{name}.jsonl"
-        data.write_text(
-            "".join(json.dumps({"question": f"Tell me about {word} {i}."}) + "\n" for i in range(3))
-        )
-        (tasks / f"{name}.yaml").write_text(TASK.format(name=name, data=data, process="process"))
-    (tasks / "bt_broken.yaml").write_text(
-        TASK.format(name="bt_broken", data=tmp_path / "bt_a.jsonl", process="broken")
-    )
-    (tasks / "batch_utils.py").write_text(UTILS)
+        write_toy_task(tasks, name, [f"Tell me about {word} {i}." for i in range(3)], max_gen_toks=12)
+    apples = [f"Tell me about apples {i}." for i in range(3)]
+    write_toy_task(tasks, "bt_broken", apples, max_gen_toks=12, scorer=BROKEN_SCORER)
     monkeypatch.setenv("VALUESHIFT_CACHE", str(tmp_path / "cache"))
     return str(tasks)
 
