@@ -1,10 +1,12 @@
-"""Independent jobs (training runs, groups of models to score) in parallel processes, one thread each.
+"""Independent jobs (the demo's training runs) in parallel processes, one thread each.
 
-Why processes and not a second torch thread: on CPU the second thread of a small model buys little.
-On the 2-core Xeon, generation with 2 threads takes 0.58 of 1 thread's time and a DPO step 0.69
-(benchmarks/bench_threads.py); the work between the matmuls (Python, tokenising, loading, the
-trainer's set-up) runs on one thread either way. Two 1-thread processes, each doing half of the
-jobs, keep both cores busy for all of it (benchmarks/README.md, "End-to-end demo").
+Why processes and not a second torch thread: a DPO step of a small model on CPU gains little from
+a second thread (2 threads took 0.69 of 1 thread's time on the 2-core Xeon, benchmarks/bench_threads.py),
+and the work between the matmuls (Python, loading, the trainer's set-up, the collapse guard's
+small-batch generation) runs on one thread either way. Two 1-thread processes, each training half
+of the runs, keep both cores busy for all of it (induce 117 s -> 93 s, benchmarks/README.md,
+"End-to-end demo"). Not for scoring: generation at a large batch scales with threads (0.56x),
+and two 1-thread scoring workers took the time one 2-thread process takes, at twice the memory.
 
 The worker count is a setting like the thread count (`harness/threads.py`): an explicit request
 first, else one worker per free core, never more workers than jobs; each worker runs
