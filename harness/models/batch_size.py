@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import platform
+import statistics
 import time
 from dataclasses import asdict, dataclass
 
@@ -31,10 +32,11 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = (16, 32, 64, 128)  # 16 is the floor: never worse than the former CPU default
 MIN_GAIN = 1.10  # a larger batch must decode at least 10 % more tokens per second
-MEASURE_STEPS = 6  # decoding steps timed per candidate (after one untimed warm-up step)
-# the fastest of 2 timings: a stall from another process only ever slows a timing down, and one
-# stalled timing at 128 once made a fresh demo pick 64 (1005 vs 1070 tokens/s) where others gained 1.5x
-MEASURE_REPEATS = 2
+MEASURE_STEPS = 12  # decoding steps timed per candidate (after one untimed warm-up step)
+# The median of the per-step times: a stall from another process only ever slows the steps it hits,
+# and one stalled timing at 128 once made a fresh demo pick 64 (1005 vs 1070 tokens/s) where other
+# runs gained 1.5x. All steps run in one `generate` call (one prompt pass per candidate, not three).
+MEASURE_STATISTIC = "median of per-step times, one generate call, growing cache"
 CACHE_FILE = "batch_sizes.json"
 PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and honesty at work."
 
@@ -56,22 +58,41 @@ class BatchChoice:
 
 
 def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int = MEASURE_STEPS) -> float:
-    """Wall time of one greedy decoding step at `batch_size`, prompt encoding excluded."""
+    """Wall time of one greedy decoding step at `batch_size`: the median of `steps` steps timed one
+    by one inside a single `generate` call (the prompt pass and a warm-up step excluded), with the
+    key/value cache that scoring generates with (harness/models/growing_cache.py)."""
     import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+
+    class StepClock(LogitsProcessor):
+        """Called once per decoding step, after the step's forward pass: the gaps between calls
+        are the step times."""
+
+        def __init__(self):
+            self.stamps: list[float] = []
+
+        def __call__(self, input_ids, scores):
+            self.stamps.append(time.perf_counter())
+            return scores
 
     enc = tokenizer([PROBE_TEXT] * batch_size, return_tensors="pt").to(device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    clock = StepClock()
     kwargs = dict(do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
+    if (cache := growing_cache_for(model)) is not None:
+        kwargs[cache_keyword(model)] = cache
+    new_tokens = steps + 2  # the first call follows the prompt pass; the first gap is the warm-up step
     with torch.no_grad():
-        t0 = time.perf_counter()
-        model.generate(**enc, max_new_tokens=1, min_new_tokens=1, **kwargs)  # prompt + warm-up
-        prefill = time.perf_counter() - t0
-        totals = []
-        for _ in range(MEASURE_REPEATS):
-            t0 = time.perf_counter()
-            model.generate(**enc, max_new_tokens=steps + 1, min_new_tokens=steps + 1, **kwargs)
-            totals.append(time.perf_counter() - t0)
-    return max(min(totals) - prefill, 1e-6) / steps
+        model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                       logits_processor=LogitsProcessorList([clock]), **kwargs)  # fmt: skip
+    gaps = [b - a for a, b in zip(clock.stamps[1:-1], clock.stamps[2:], strict=True)]
+    if not gaps:
+        raise RuntimeError(
+            f"batch-size measurement: generate made {len(clock.stamps)} steps, expected {new_tokens}"
+        )
+    return max(statistics.median(gaps), 1e-6)
 
 
 def pick(tokens_per_second: dict[int, float]) -> int:
@@ -105,7 +126,7 @@ def measurement_key(model_key: str, dtype: str, device: str, threads: int | None
             "torch": torch.__version__,
             "candidates": CANDIDATES,
             "steps": MEASURE_STEPS,
-            "repeats": MEASURE_REPEATS,
+            "statistic": MEASURE_STATISTIC,
         }
     )[:20]
 

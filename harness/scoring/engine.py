@@ -91,6 +91,18 @@ def progress_hflm_class():
                     generation_kwargs["streamer"] = _FinishStreamer(sorted(ids), self.on_generation)
                 if self.share_prefix:
                     context = self._with_shared_prefix(context, generation_kwargs)
+                if self.backend == "causal":
+                    from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+
+                    keyword = cache_keyword(self.model)
+                    # the same keys and values as transformers' own cache, not copied at every step
+                    cache = (
+                        None
+                        if keyword in generation_kwargs
+                        else growing_cache_for(self.model, generation_kwargs)
+                    )
+                    if cache is not None:
+                        generation_kwargs[keyword] = cache
                 return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
             def _model_call(self, inps, attn_mask=None, labels=None):
@@ -98,10 +110,11 @@ def progress_hflm_class():
                 if self.share_prefix and attn_mask is None and labels is None and self.backend == "causal":
                     import torch
 
+                    from valueshift.harness.models.growing_cache import cache_keyword
                     from valueshift.harness.scoring import prefix_cache
 
                     with torch.no_grad():
-                        keyword = prefix_cache.cache_keyword(self.model)
+                        keyword = cache_keyword(self.model)
                         logits = prefix_cache.logits_with_shared_prefix(self.model, inps, keyword)
                     if logits is not None:
                         return logits
@@ -122,7 +135,9 @@ def progress_hflm_class():
                     batch.prefix_length,
                     len(context),
                 )
-                keyword = prefix_cache.cache_keyword(self.model)
+                from valueshift.harness.models.growing_cache import cache_keyword
+
+                keyword = cache_keyword(self.model)
                 generation_kwargs[keyword] = prefix_cache.prefix_cache(
                     self.model, batch.prefix, context.shape[0], keyword
                 )

@@ -23,7 +23,6 @@ false` in the score config turns it off.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 # Below this many shared tokens the extra forward call is not worth it (and there is nothing to share).
@@ -69,26 +68,12 @@ def split_shared_prefix(input_ids, attention_mask, pad_id: int, min_shared: int 
     return SharedPrefixBatch(ids, mask, first[:shared].unsqueeze(0))
 
 
-def _unwrapped(model):
-    """The transformers model under a peft wrapper (or the model itself)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def cache_keyword(model) -> str:
-    """The generate/forward keyword for a key/value cache: `cache` in transformers 5.x (which
-    deprecates `past_key_values`), `past_key_values` before it."""
-    return (
-        "cache" if "cache" in inspect.signature(_unwrapped(model).forward).parameters else "past_key_values"
-    )
-
-
 def _empty_cache(model):
-    from transformers import DynamicCache
+    """An empty cache for `model` (per-layer types where its config names them) that grows in place
+    as rows decode (harness/models/growing_cache.py), not by a copy of itself at every step."""
+    from valueshift.harness.models.growing_cache import growing_cache, unwrapped
 
-    try:
-        return DynamicCache(config=_unwrapped(model).config)  # per-layer types (sliding windows) where known
-    except TypeError:  # older transformers
-        return DynamicCache()
+    return growing_cache(unwrapped(model).config.get_text_config(decoder=True))
 
 
 def _prefix_forward(model, prefix, batch_size: int, keyword: str):

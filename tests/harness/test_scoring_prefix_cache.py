@@ -96,7 +96,8 @@ def test_log_likelihood_logits_with_the_shared_prefix_match_the_full_forward(tin
     are left to the plain forward."""
     from transformers import AutoModelForCausalLM
 
-    from valueshift.harness.scoring.prefix_cache import cache_keyword, logits_with_shared_prefix
+    from valueshift.harness.models.growing_cache import cache_keyword
+    from valueshift.harness.scoring.prefix_cache import logits_with_shared_prefix
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
     inps = torch.tensor(
