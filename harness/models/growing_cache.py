@@ -24,6 +24,10 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 # many, or half the length, whichever is more (amortised growth, like a list's).
 MIN_SPARE_POSITIONS = 32
 
+# The layer API this module builds on (transformers 5.x: `lazy_initialization(keys, values)` and an
+# `is_initialized` flag). With an older DynamicLayer the caches stay transformers' own.
+SUPPORTED = "value_states" in inspect.signature(DynamicLayer.lazy_initialization).parameters
+
 
 class GrowingLayer(DynamicLayer):
     """A `DynamicLayer` whose update writes into a preallocated buffer (see the module docstring)."""
@@ -59,7 +63,7 @@ class GrowingLayer(DynamicLayer):
         self._key_buffer, self._value_buffer, self._filled = keys, values, filled
 
     def update(self, key_states, value_states, *args, **kwargs):
-        if not self.is_initialized:
+        if not getattr(self, "is_initialized", False):
             self.lazy_initialization(key_states, value_states)
         new = key_states.shape[-2]
         has_contents = self.keys is not None and self.keys.numel() > 0
@@ -96,11 +100,14 @@ def cache_keyword(model) -> str:
 
 def growing_cache(config=None) -> DynamicCache:
     """A `DynamicCache` for `config` (per-layer types where the config names them) whose full-attention
-    layers grow in place; sliding-window and other layer kinds are left as transformers makes them."""
+    layers grow in place; sliding-window and other layer kinds are left as transformers makes them
+    (and every layer, with a transformers whose layer API this module does not know)."""
     try:
         cache = DynamicCache(config=config)
     except TypeError:  # older transformers: no config argument
         cache = DynamicCache()
+    if not SUPPORTED:
+        return cache
     if cache.layers:
         cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     elif getattr(cache, "layer_class_to_replicate", None) is DynamicLayer:
