@@ -68,8 +68,8 @@ def test_a_cache_repeated_for_a_batch_and_cropped_is_adopted_and_stays_exact(emb
     assert logits["growing"][2] == 12 + 3 - 2 + 2
 
 
-def test_growth_past_the_spare_room_keeps_every_position(embedded):
-    model, _ = embedded
+def test_growth_past_the_spare_room_keeps_every_position(tiny_model_path):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path, dtype=torch.float32).eval()
     cache = growing_cache(model.config)
     layer_keys = []
     with torch.no_grad():
