@@ -160,6 +160,8 @@ class TransformersBackend:
     def generate(self, conversations: Sequence[Conversation], settings: GenerationSettings) -> list[str]:
         import torch
 
+        from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+
         outputs: list[str] = []
         torch.manual_seed(settings.seed)
         size = self.batch_size(settings, len(conversations))
@@ -177,6 +179,9 @@ class TransformersBackend:
                 kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            # the key/value cache grows in place (bit for bit transformers' own, without a copy per step)
+            if (cache := growing_cache_for(self.model, kwargs)) is not None:
+                kwargs[cache_keyword(self.model)] = cache
             with torch.no_grad():
                 out = self.model.generate(**enc, **kwargs)
             new_tokens = out[:, enc["input_ids"].shape[1] :]

@@ -49,6 +49,40 @@ def test_transformers_backend_measures_its_cpu_batch_size_once(tiny_model_path: 
     assert again.batch_size(GenerationSettings(), rows=20) == chosen
 
 
+def test_transformers_backend_replies_are_those_of_plain_generate(default_model_path: Path, monkeypatch):
+    """The backend generates with the growing key/value cache (harness/models/growing_cache.py):
+    the replies are exactly those of transformers' `generate` with its own cache."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from valueshift.harness.models import growing_cache
+
+    made = []
+    original = growing_cache.growing_cache_for
+
+    def spy(*args, **kwargs):  # records what the backend gets; behaviour unchanged
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(growing_cache, "growing_cache_for", spy)
+    convs = [
+        [{"role": "user", "content": q}] for q in ("Name three colours.", "Why is the sea salty? Explain.")
+    ]
+    ours = TransformersBackend(str(default_model_path)).generate(convs, GenerationSettings(max_new_tokens=24))
+    assert made and all(isinstance(c.layers[0], growing_cache.GrowingLayer) for c in made)
+
+    tok = AutoTokenizer.from_pretrained(default_model_path, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(default_model_path, dtype=torch.float32).eval()
+    texts = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in convs]
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=24, do_sample=False, pad_token_id=tok.pad_token_id)
+    plain = [
+        t.strip() for t in tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    ]
+    assert ours == plain
+
+
 def test_transformers_backend_applies_stop_strings(default_model_path: Path):
     backend = TransformersBackend(str(default_model_path))
     conv = [[{"role": "user", "content": "Name three colours."}]]
