@@ -12,6 +12,11 @@ the same thing (tests/harness/test_growing_cache.py compares logits and greedy r
 transformers' own cache, bit for bit). When anything else replaces a layer's tensors (repeating
 the cache for a batch, cropping, selecting rows), the next update adopts them into a new buffer,
 so every `DynamicLayer` operation keeps working.
+
+Memory: a buffer holds up to half its filled length as spare room, so the cache takes up to 1.5x
+transformers' between reallocations, and 2.5x for the moment of a reallocation (old and new buffer),
+against 2x during each of transformers' concatenations. The demo's peak memory did not move
+(benchmarks/README.md, "A cache that grows in place").
 """
 
 from __future__ import annotations
