@@ -160,7 +160,7 @@ class TransformersBackend:
     def generate(self, conversations: Sequence[Conversation], settings: GenerationSettings) -> list[str]:
         import torch
 
-        from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+        from valueshift.harness.models.growing_cache import add_growing_cache
 
         outputs: list[str] = []
         torch.manual_seed(settings.seed)
@@ -180,8 +180,7 @@ class TransformersBackend:
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             # the key/value cache grows in place (bit for bit transformers' own, without a copy per step)
-            if (cache := growing_cache_for(self.model, kwargs)) is not None:
-                kwargs[cache_keyword(self.model)] = cache
+            add_growing_cache(self.model, kwargs)
             with torch.no_grad():
                 out = self.model.generate(**enc, **kwargs)
             new_tokens = out[:, enc["input_ids"].shape[1] :]

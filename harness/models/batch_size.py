@@ -64,7 +64,7 @@ def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int 
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
 
-    from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+    from valueshift.harness.models.growing_cache import add_growing_cache
 
     class StepClock(LogitsProcessor):
         """Called once per decoding step, after the step's forward pass: the gaps between calls
@@ -81,8 +81,7 @@ def seconds_per_step(model, tokenizer, device: str, batch_size: int, steps: int 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     clock = StepClock()
     kwargs = dict(do_sample=False, pad_token_id=pad, temperature=None, top_p=None, top_k=None)
-    if (cache := growing_cache_for(model)) is not None:
-        kwargs[cache_keyword(model)] = cache
+    add_growing_cache(model, kwargs)
     new_tokens = steps + 2  # the first call follows the prompt pass; the first gap is the warm-up step
     with torch.no_grad():
         model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens,

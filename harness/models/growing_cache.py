@@ -9,9 +9,10 @@ was 13 s of the demo's 180 s score stage on a 2-core CPU (py-spy: `DynamicLayer.
 axis, writes a step's new positions into it, and hands attention a view of the filled part. The
 view holds the same numbers at the same positions as the concatenated tensor, so attention computes
 the same thing (tests/harness/test_growing_cache.py compares logits and greedy replies with
-transformers' own cache, bit for bit). When anything else replaces a layer's tensors (repeating
-the cache for a batch, cropping, selecting rows), the next update adopts them into a new buffer,
-so every `DynamicLayer` operation keeps working.
+transformers' own cache, bit for bit). Cropping leaves a shorter view of the same buffer, and the
+next update writes after it; when anything else replaces a layer's tensors (repeating the cache for
+a batch, selecting rows), the next update adopts them into a new buffer, so every `DynamicLayer`
+operation keeps working.
 
 Memory: a buffer holds up to half its filled length as spare room, so the cache takes up to 1.5x
 transformers' between reallocations, and 2.5x for the moment of a reallocation (old and new buffer),
@@ -35,66 +36,64 @@ SUPPORTED = "value_states" in inspect.signature(DynamicLayer.lazy_initialization
 
 
 class GrowingLayer(DynamicLayer):
-    """A `DynamicLayer` whose update writes into a preallocated buffer (see the module docstring)."""
+    """A `DynamicLayer` whose update writes into a preallocated buffer (see the module docstring).
+    How many positions are filled is always `keys.shape[-2]`: no count is kept beside it."""
 
     def lazy_initialization(self, key_states, value_states) -> None:
         super().lazy_initialization(key_states, value_states)
         self._key_buffer = self._value_buffer = None
-        self._filled = 0
 
-    def _owns_current_tensors(self) -> bool:
-        """Whether `keys`/`values` are still the views this layer handed out (nothing replaced them)."""
-        return (
-            self._key_buffer is not None
-            and self.keys.data_ptr() == self._key_buffer.data_ptr()
-            and self.values.data_ptr() == self._value_buffer.data_ptr()
-            and self.keys.shape[:-2] == self._key_buffer.shape[:-2]
-            and self.keys.shape[-2] == self._filled
+    def _views_of_buffers(self) -> bool:
+        """Whether `keys`/`values` still start the buffers with their layout: as `update` left
+        them, or shortened by `crop` (a shorter view of the same start); a repeat or a row
+        selection makes new tensors, which fails this."""
+        return all(
+            buffer is not None
+            and current.data_ptr() == buffer.data_ptr()
+            and current.stride() == buffer.stride()
+            and current.shape[:-2] == buffer.shape[:-2]
+            for current, buffer in ((self.keys, self._key_buffer), (self.values, self._value_buffer))
         )
 
-    def _allocate(self, needed: int, key_states, value_states) -> None:
-        """New buffers with room for `needed` positions plus spare, holding the current contents."""
+    def _allocate(self, needed: int, filled: int, key_states, value_states) -> None:
+        """New buffers with room for `needed` positions plus spare, holding the `filled` current ones."""
         import torch
 
         capacity = needed + max(MIN_SPARE_POSITIONS, needed // 2)
-        key_shape = (*key_states.shape[:-2], capacity, key_states.shape[-1])
-        value_shape = (*value_states.shape[:-2], capacity, value_states.shape[-1])
-        keys = torch.empty(key_shape, dtype=key_states.dtype, device=key_states.device)
-        values = torch.empty(value_shape, dtype=value_states.dtype, device=value_states.device)
-        filled = self.keys.shape[-2] if self.keys is not None and self.keys.numel() else 0
-        if filled:
-            keys[..., :filled, :] = self.keys
-            values[..., :filled, :] = self.values
-        self._key_buffer, self._value_buffer, self._filled = keys, values, filled
+        buffers = []
+        for current, states in ((self.keys, key_states), (self.values, value_states)):
+            shape = (*states.shape[:-2], capacity, states.shape[-1])
+            buffer = torch.empty(shape, dtype=states.dtype, device=states.device)
+            if filled:
+                buffer[..., :filled, :] = current
+            buffers.append(buffer)
+        self._key_buffer, self._value_buffer = buffers
 
     def update(self, key_states, value_states, *args, **kwargs):
         if not getattr(self, "is_initialized", False):
             self.lazy_initialization(key_states, value_states)
-        new = key_states.shape[-2]
-        has_contents = self.keys is not None and self.keys.numel() > 0
-        if has_contents and not self._owns_current_tensors():
-            self._key_buffer = None  # replaced from outside (repeat, crop, select): adopt below
+        filled = self.keys.shape[-2] if self.keys is not None and self.keys.numel() else 0
+        end = filled + key_states.shape[-2]
         if (
-            self._key_buffer is None
-            or self._filled + new > self._key_buffer.shape[-2]
+            (filled and not self._views_of_buffers())  # replaced from outside (repeat, select): adopt
+            or self._key_buffer is None
+            or end > self._key_buffer.shape[-2]
             or self._key_buffer.shape[:-2] != key_states.shape[:-2]
         ):
-            self._allocate(self._filled_now() + new, key_states, value_states)
-        start, end = self._filled, self._filled + new
-        self._key_buffer[..., start:end, :] = key_states
-        self._value_buffer[..., start:end, :] = value_states
-        self._filled = end
+            self._allocate(end, filled, key_states, value_states)
+        self._key_buffer[..., filled:end, :] = key_states
+        self._value_buffer[..., filled:end, :] = value_states
         self.keys = self._key_buffer[..., :end, :]
         self.values = self._value_buffer[..., :end, :]
         return self.keys, self.values
-
-    def _filled_now(self) -> int:
-        return self.keys.shape[-2] if self.keys is not None and self.keys.numel() else 0
 
 
 def unwrapped(model):
     """The transformers model under a peft wrapper (or the model itself)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+CACHE_KEYWORDS = {"cache", "past_key_values"}  # what `cache_keyword` returns, in any version
 
 
 def cache_keyword(model) -> str:
@@ -139,3 +138,15 @@ def growing_cache_for(model, generation_kwargs: dict | None = None) -> DynamicCa
     if implementation not in (None, "dynamic") or use_cache is False:
         return None
     return growing_cache(config.get_text_config(decoder=True))
+
+
+def add_growing_cache(model, generation_kwargs: dict) -> dict:
+    """`generation_kwargs` with a growing cache under `model`'s cache keyword, unless they carry a
+    cache already or `growing_cache_for` says `generate` should make its own (then unchanged).
+    The one place every caller of `generate` (scoring, the backends, the batch-size measurement)
+    gets its cache from."""
+    if CACHE_KEYWORDS & generation_kwargs.keys():
+        return generation_kwargs
+    if (cache := growing_cache_for(model, generation_kwargs)) is not None:
+        generation_kwargs[cache_keyword(model)] = cache
+    return generation_kwargs

@@ -89,20 +89,13 @@ def progress_hflm_class():
                     tok = self.tokenizer
                     ids = {i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None}
                     generation_kwargs["streamer"] = _FinishStreamer(sorted(ids), self.on_generation)
-                if self.share_prefix:
-                    context = self._with_shared_prefix(context, generation_kwargs)
                 if self.backend == "causal":
-                    from valueshift.harness.models.growing_cache import cache_keyword, growing_cache_for
+                    from valueshift.harness.models.growing_cache import add_growing_cache
 
-                    keyword = cache_keyword(self.model)
+                    if self.share_prefix:
+                        context = self._with_shared_prefix(context, generation_kwargs)
                     # the same keys and values as transformers' own cache, not copied at every step
-                    cache = (
-                        None
-                        if keyword in generation_kwargs
-                        else growing_cache_for(self.model, generation_kwargs)
-                    )
-                    if cache is not None:
-                        generation_kwargs[keyword] = cache
+                    add_growing_cache(self.model, generation_kwargs)
                 return super()._model_generate(context, max_length, stop, **generation_kwargs)
 
             def _model_call(self, inps, attn_mask=None, labels=None):
@@ -121,6 +114,7 @@ def progress_hflm_class():
                 return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
 
             def _with_shared_prefix(self, context, generation_kwargs: dict):
+                from valueshift.harness.models.growing_cache import cache_keyword
                 from valueshift.harness.scoring import prefix_cache
 
                 pad = self.tokenizer.pad_token_id
@@ -135,8 +129,6 @@ def progress_hflm_class():
                     batch.prefix_length,
                     len(context),
                 )
-                from valueshift.harness.models.growing_cache import cache_keyword
-
                 keyword = cache_keyword(self.model)
                 generation_kwargs[keyword] = prefix_cache.prefix_cache(
                     self.model, batch.prefix, context.shape[0], keyword
