@@ -1,6 +1,6 @@
 """Detectors on the team's labelled corpus, held out by source, side by side with the baselines.
 
-    .venv/bin/python benchmarks/bench_detectors.py [--speed-items 100] [--skip-speed] [--json FILE]
+    .venv/bin/python benchmarks/bench_detectors.py [--speed-items 100] [--skip-speed | --speed-only] [--json FILE]
 
 Value expression: the learned value head (the default `embedding` extractor; re-trained
 leave-one-source-out, never scored with weights that saw the row) vs the `lexicon` baseline and
@@ -25,7 +25,7 @@ from pathlib import Path
 
 def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
     """Items per second, median over interleaved rounds (the shared CPU's load moves both alike)."""
-    from valueshift.harness.detectors import features
+    from valueshift.harness.detectors import features, lm_features
     from valueshift.harness.detectors.corpus import load_corpus
     from valueshift.harness.extractors import ExtractionItem, make_extractor
 
@@ -34,12 +34,14 @@ def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
         :n_items
     ]
     extractors = {name: make_extractor(name) for name in ("embedding", "embedding-threshold")}
+    extractors["embedding (values-v4)"] = make_extractor("embedding", version=4)  # no LM block
     for ex in extractors.values():
         ex.extract(items[:2])  # load models
     times: dict[str, list[float]] = {name: [] for name in extractors}
     for _ in range(rounds):
         for name, ex in extractors.items():
             features._MEMO.clear()
+            lm_features._LM_MEMO.clear()
             t0 = time.perf_counter()
             ex.extract(items)
             times[name].append(time.perf_counter() - t0)
@@ -78,6 +80,17 @@ def value_operating_points(loso) -> str:
     return "\n".join(lines)
 
 
+def print_speed(n_items: int) -> dict[str, float]:
+    s = speed(n_items)
+    ratio = s["embedding-threshold"] / s["embedding"]
+    ratio_v4 = s["embedding (values-v4)"] / s["embedding"]
+    print(f"\nSpeed ({n_items} HH replies, median of 3 interleaved rounds, cold memo): "
+          f"value head {s['embedding']} items/s, values-v4 (no LM block) {s['embedding (values-v4)']} items/s, "
+          f"embedding-threshold {s['embedding-threshold']} items/s "
+          f"(head takes {ratio:.2f}x the threshold extractor's time, {ratio_v4:.2f}x values-v4's)")  # fmt: skip
+    return s
+
+
 def degenerate_agreement(corpus) -> str:
     """The degenerate rule against the annotators' `degenerate` label, per source, with the sources
     its rules were designed on apart from the held-out ones (harness/scorers/degenerate_eval.py),
@@ -97,6 +110,9 @@ def main() -> int:
     )
     parser.add_argument("--speed-items", type=int, default=100)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the speed comparison (an idle machine)"
+    )
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
@@ -110,6 +126,10 @@ def main() -> int:
     from valueshift.harness.detectors.registry import warn_import_errors
     from valueshift.harness.validation.corpus_eval import evaluate, format_evaluations, head_loso
 
+    if args.speed_only:
+        print_speed(args.speed_items)
+        print(f"\nMachine: {describe_machine()}")
+        return 0
     load_memo(default_memo_path())
     corpus = load_corpus()
     labelled = corpus.labelled()
@@ -124,12 +144,7 @@ def main() -> int:
     print(value_operating_points(loso))
     out: dict = {"corpus_hash": corpus.content_hash(), "values": [asdict(e) for e in evals]}
     if not args.skip_speed:
-        s = speed(args.speed_items)
-        ratio = s["embedding-threshold"] / s["embedding"]
-        print(f"\nSpeed ({args.speed_items} HH replies, median of 3 interleaved rounds, cold memo): "
-              f"value head {s['embedding']} items/s, embedding-threshold {s['embedding-threshold']} items/s "
-              f"(head takes {ratio:.2f}x the time)")  # fmt: skip
-        out["speed_items_per_s"] = s
+        out["speed_items_per_s"] = print_speed(args.speed_items)
     print("\n## Degenerate output: the rule vs the annotators\n")
     print(degenerate_agreement(corpus))
     print("\n## Inter-annotator agreement\n")

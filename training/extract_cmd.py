@@ -58,6 +58,7 @@ class ExtractRequest:
     extractor: str = "embedding"
     backend: str | None = None
     max_new_tokens: int | None = None
+    head_version: int | None = None  # embedding extractor: which shipped values head (default: newest)
     taxonomy: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +108,11 @@ def build_extractor(args: ExtractRequest | argparse.Namespace):
             options["max_new_tokens"] = args.max_new_tokens
     elif args.backend:
         raise ExtractError("--backend only applies to --extractor llm")
+    head_version = getattr(args, "head_version", None)
+    if head_version is not None:
+        if args.extractor != "embedding":
+            raise ExtractError("--head-version only applies to --extractor embedding")
+        options["version"] = head_version
     engine_options = dict(getattr(args, "engine_options", None) or {})
     if engine_options:
         if not str(options.get("backend", "")).startswith("vllm:"):
@@ -362,6 +368,12 @@ def register(subparsers) -> None:
         "--backend", help="llm extractor backend: default | hf:PATH | vllm:PATH | openai:MODEL@URL"
     )
     p.add_argument("--max-new-tokens", type=int, help="llm extractor answer length")
+    p.add_argument(
+        "--head-version",
+        type=int,
+        help="embedding extractor: shipped values head version (default: the newest; 4 reads sentences "
+        "with MiniLM only, ~5x faster on CPU and less precise: benchmarks/README.md)",
+    )
     p.add_argument("--taxonomy", help="taxonomy YAML (default: the paper's 16 values)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--fields", action="append", help="local files: prompt=COL,chosen=COL,rejected=COL")

@@ -38,6 +38,12 @@ class FeatureConfig:
     prompt: bool = False  # embedding of the prompt's last user turn
     lexicon: bool = False  # 0/1 per value of the lexicon extractor (value heads)
     max_sentences: int = 32
+    # the reply read after its conversation by the embedded chat model (lm_features.py): the mean
+    # hidden state of the reply's tokens at decoder layer `lm_layer` (0: block off)
+    lm_layer: int = 0
+    lm_model: str = "embedded"
+    lm_context_tokens: int = 160
+    lm_reply_tokens: int = 256
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,30 +61,48 @@ def last_user_turn(prompt: str, max_chars: int = 400) -> str:
     return prompt.strip()[-max_chars:]
 
 
+def _memos() -> dict[str, dict[tuple[str, str], np.ndarray]]:
+    """The per-process memos by file suffix: sentence embeddings, and the conversation-read LM
+    vectors (lm_features.py; another width, so another file)."""
+    from valueshift.harness.detectors.lm_features import _LM_MEMO
+
+    return {"": _MEMO, "-lm": _LM_MEMO}
+
+
+def _memo_file(path: Path, suffix: str) -> Path:
+    return path if not suffix else path.with_name(path.stem + suffix + path.suffix)
+
+
 def load_memo(path: Path) -> int:
-    """Fill the per-process sentence memo from an .npz written by `save_memo` (training reruns
-    then encode only new sentences). Returns the number of entries loaded."""
-    if not path.is_file():
-        return 0
-    with np.load(path, allow_pickle=False) as z:
-        for model, text, emb in zip(z["models"].tolist(), z["texts"].tolist(), z["emb"], strict=True):
-            _MEMO.setdefault((model, text), emb)
-    return len(_MEMO)
+    """Fill the per-process memos from the .npz files written by `save_memo` (training reruns
+    then encode only new sentences and replies). Returns the number of entries loaded."""
+    loaded = 0
+    for suffix, memo in _memos().items():
+        file = _memo_file(path, suffix)
+        if not file.is_file():
+            continue
+        with np.load(file, allow_pickle=False) as z:
+            for model, text, emb in zip(z["models"].tolist(), z["texts"].tolist(), z["emb"], strict=True):
+                memo.setdefault((model, text), emb)
+                loaded += 1
+    return loaded
 
 
 def save_memo(path: Path) -> None:
-    if not _MEMO:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = list(_MEMO)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(
-        tmp,
-        models=np.array([k[0] for k in keys]),
-        texts=np.array([k[1] for k in keys]),
-        emb=np.stack([_MEMO[k] for k in keys]),
-    )
-    tmp.replace(path)
+    for suffix, memo in _memos().items():
+        if not memo:
+            continue
+        file = _memo_file(path, suffix)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(memo)
+        tmp = file.with_name(file.stem + ".tmp.npz")
+        np.savez(
+            tmp,
+            models=np.array([k[0] for k in keys]),
+            texts=np.array([k[1] for k in keys]),
+            emb=np.stack([memo[k] for k in keys]),
+        )
+        tmp.replace(file)
 
 
 def default_memo_path() -> Path:
@@ -105,6 +129,7 @@ class Featurizer:
         self._model_path, self._device, self.batch_size = model, device, batch_size
         self._model = None
         self._lexicon = None
+        self._lm = None
 
     @property
     def model(self):
@@ -117,7 +142,8 @@ class Featurizer:
     @property
     def dim(self) -> int:
         c = self.config
-        return EMBED_DIM * (c.mean + c.max + c.prompt) + (16 if c.lexicon else 0)
+        lm = self.lm.hidden_size if c.lm_layer else 0
+        return EMBED_DIM * (c.mean + c.max + c.prompt) + (16 if c.lexicon else 0) + lm
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised embeddings, memoised by text."""
@@ -168,11 +194,28 @@ class Featurizer:
             blocks.append(prompt_emb)
         if c.lexicon:
             blocks.append(self._lexicon_block(items))
+        if c.lm_layer:
+            blocks.append(
+                self.lm.encode([it.prompt for it in items], [it.response for it in items])
+                if items
+                else np.zeros((0, self.lm.hidden_size), np.float32)
+            )
         return (
             np.concatenate(blocks, axis=1).astype(np.float32)
             if blocks
             else np.zeros((len(items), 0), np.float32)
         )
+
+    @property
+    def lm(self):
+        if self._lm is None:
+            from valueshift.harness.detectors.lm_features import LMFeatureEncoder
+
+            c = self.config
+            self._lm = LMFeatureEncoder(
+                c.lm_layer, c.lm_model, c.lm_context_tokens, c.lm_reply_tokens, device=self._device
+            )
+        return self._lm
 
     def _lexicon_block(self, items: Sequence[ExtractionItem]) -> np.ndarray:
         from valueshift.harness.extractors.lexicon import LexiconExtractor

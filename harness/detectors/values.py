@@ -27,7 +27,7 @@ from valueshift.harness.detectors.heads import HeadDefinition, ThresholdRule, re
 from valueshift.harness.taxonomy import load_taxonomy
 
 VALUE_HEAD = "values"
-VALUE_HEAD_VERSION = 4
+VALUE_HEAD_VERSION = 5
 # v2 drops the prompt block of v1: leave-one-source-out micro F1 0.38 -> 0.42, precision 0.42 -> 0.50,
 # held-out HH-RLHF F1 0.11 -> 0.17 (1-of-4 68.3 % -> 65.7 %); the prompt's topic did not transfer across
 # sources. v3 (same features) replaces ridge + Platt by one logistic regression per value (C 0.01,
@@ -42,8 +42,13 @@ VALUE_HEAD_VERSION = 4
 # the weights). On the natural sources, leave-one-source-out: micro P 0.59, R 0.40, 1-of-4 84.9 %
 # (v3 on its 8 sources: 0.51 / 0.39 / 79.2 %); with thresholds on all rows P fell to 0.46 (R 0.48):
 # clean written text pulls thresholds down. That choice was made after seeing those outer figures.
-# v1, v2 and v3 files stay loadable with load_head("values", N).
-VALUE_FEATURES = FeatureConfig(mean=True, max=True, prompt=False, lexicon=True)
+# v5 (2026-12-08): the v4 recipe plus the reply read after the user's last turn by the embedded chat
+# model (lm_features.py, decoder layer 16 of 30, mean over the reply's tokens). Leave-one-source-out,
+# pooled: micro P 0.65 -> 0.70, R 0.37 -> 0.47, highest precision at recall >= 0.50 0.49 -> 0.65.
+# Layer 16 was picked among 8, 12, 16, 20, 24 on those outer figures (one choice, not nested).
+# Cost: the extractor is ~5x slower on CPU (benchmarks/README.md); `version=4` keeps the old head.
+# v1-v4 files stay loadable with load_head("values", N).
+VALUE_FEATURES = FeatureConfig(mean=True, max=True, prompt=False, lexicon=True, lm_layer=16)
 
 
 def value_targets(item) -> dict[str, int] | None:
@@ -82,7 +87,8 @@ VALUE_DEFINITION = register_head(
         threshold=ThresholdRule(beta=0.7, max_rate_ratio=1.0, exclude_sources=WRITTEN_SOURCES),
         card_metrics=value_card_metrics,
         description="Which of the paper's 16 values a response expresses (multi-label), from MiniLM sentence "
-        "embeddings (mean and max over sentences) and lexicon cue flags; one logistic regression per value, "
+        "embeddings (mean and max over sentences), lexicon cue flags and the reply read after the user's last "
+        "turn by the embedded chat model (layer 16, mean over its tokens); one logistic regression per value, "
         "probabilities without the value's base rate.",
     )
 )

@@ -171,3 +171,25 @@ def test_extract_cli_with_llm_over_openai_server_counts_unmapped(tmp_path: Path,
     assert row["rejected_unmapped"] == ["blorf"] and "<thinking>" in row["rejected_raw"]
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["unmapped_phrases"] == 1 and summary["extractor"]["config"]["backend"] == backend
+
+
+def test_extract_can_pick_an_older_value_head_and_refuses_it_for_other_extractors(tmp_path: Path, capsys):
+    """`--head-version 4` (MiniLM sentences only, the fast head on CPU) is recorded in the summary's
+    extractor config; the newest head reads the reply in its conversation (an LM feature block)."""
+    from valueshift.harness.cli import run_command
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(
+        json.dumps({"prompt": CRIME.prompt, "chosen": CRIME.response, "rejected": FIGHT.response}) + "\n"
+    )
+    common = ["extract", "--dataset", str(data), "--no-cache", "--quiet"]
+    assert run_command([*common, "--head-version", "4", "--out", str(tmp_path / "v4")]) == 0
+    config = json.loads((tmp_path / "v4" / "summary.json").read_text())["extractor"]["config"]
+    assert config["head"] == "values-v4" and config["features"]["lm_layer"] == 0
+    newest = make_extractor().config()
+    assert newest["head"] != "values-v4" and newest["features"]["lm_layer"] > 0
+    assert (
+        run_command([*common, "--extractor", "lexicon", "--head-version", "4", "--out", str(tmp_path / "x")])
+        == 2
+    )
+    assert "--head-version only applies to --extractor embedding" in capsys.readouterr().err

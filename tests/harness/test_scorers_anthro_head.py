@@ -39,11 +39,12 @@ def test_degenerate_reply_scores_zero():
     assert s.degenerate and s.score == 0.0 and s.any == 0.0
 
 
-def test_v3_is_shipped_default_and_older_versions_still_load():
+def test_v4_is_shipped_default_and_older_versions_still_load():
     latest, v1, v2 = head.load_head("anthro"), head.load_head("anthro", 1), head.load_head("anthro", 2)
-    assert (latest.version, v1.version, v2.version) == (3, 1, 2)
+    assert (latest.version, v1.version, v2.version) == (4, 1, 2)
+    assert latest.features.lm_layer == 16 and head.load_head("anthro", 3).features.lm_layer == 0
     assert latest.card["training_command"] == "valueshift train-detectors --only anthro"
-    assert make_anthro_scorer("embedding").config()["head"] == "anthro-v3"
+    assert make_anthro_scorer("embedding").config()["head"] == "anthro-v4"
     for old in (v1, v2):
         assert old.predict(old.featurizer().transform([])).shape == (0, 4)
 
@@ -52,7 +53,7 @@ def test_shipped_report_shows_lexicon_previous_version_and_intervals():
     from valueshift.harness.scorers.anthro_head import shipped_report
 
     text = shipped_report()
-    assert "v2 F1" in text and "lexicon F1" in text and "leave-one-source-out" in text and "[" in text
+    assert "v3 F1" in text and "lexicon F1" in text and "leave-one-source-out" in text and "[" in text
     # a category with fewer than 30 labelled positives is marked as such
     ev = head.load_head("anthro").card["evaluation"]
     few = {c for c, row in ev["pooled"].items() if row["head"]["labelled"] < 30}

@@ -63,11 +63,13 @@ def test_shift_prior_leaves_untrained_labels_alone():
     assert intercept[0] > 0 and thr[0] > 0.5  # logit(0.1) < 0 is subtracted from both
 
 
-def test_every_shipped_value_head_version_loads_and_v4_is_default():
+def test_every_shipped_value_head_version_loads_and_v5_is_default():
     versions = shipped_versions("values")
-    assert {1, 2, 3, 4} <= set(versions) and VALUE_DEFINITION.version == max(versions) == 4
+    assert {1, 2, 3, 4, 5} <= set(versions) and VALUE_DEFINITION.version == max(versions) == 5
     assert VALUE_DEFINITION_V2.version == 2 and VALUE_DEFINITION_V2.C is None
-    for v in (1, 2, 3, 4):
+    # v5 reads the reply after its conversation (the LM block); v4 is the MiniLM-only head
+    assert load_head("values").features.lm_layer == 16 and load_head("values", 4).features.lm_layer == 0
+    for v in (1, 2, 3, 4, 5):
         head = load_head("values", v)
         assert head.version == v and head.coef.shape[1] == head.mean.shape[0]
     card = load_head("values").card
