@@ -6,7 +6,7 @@ held-out rows and over the natural sources alone (the `team_written_*` sources l
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_threshold_sources.py [--only values|anthro]
 
-Why: values-v4 picks its thresholds on natural rows only, anthro-v3 on all rows; this prints the
+Why: values-v4 and v5 pick their thresholds on natural rows only, anthro-v3 and v4 on all rows; this prints the
 comparison behind both choices (benchmarks/README.md, "Value extractors" and "Anthropomorphism").
 The value figures here are the head's own (no degenerate rule applied), so they differ from
 `bench_detectors.py` in the second decimal.

@@ -6,8 +6,9 @@ A response is split into sentences (the embedding extractor's splitter), each is
 and the response is the concatenation of the mean and the element-wise max over its sentences
 (2 x 384). Optional blocks: the prompt's last user turn (context: a correction or a refusal only
 reads as such next to its request) and one 0/1 column per lexicon value (transparent cues as
-features). Cost: the same sentence encoding as the old threshold extractor, plus one short prompt
-sentence per item when the prompt block is on.
+features), and the reply read after the user's last turn by the embedded chat model (`lm_layer`:
+lm_features.py). Cost: the same sentence encoding as the old threshold extractor, plus one short
+prompt sentence per item when the prompt block is on; the LM block costs ~5x that on CPU.
 
 Embeddings are memoised per process by sentence text, so leave-one-source-out training encodes
 each corpus sentence once.

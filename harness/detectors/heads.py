@@ -1,4 +1,5 @@
-"""Small, versioned, shippable classifier heads over MiniLM sentence features, and their registry.
+"""Small, versioned, shippable classifier heads over MiniLM sentence features (and, from values-v5
+and anthro-v4, the embedded chat model's reading of the reply: `lm_features.py`), and their registry.
 
 A head is a linear model per label (multi-label: one ridge fit for all labels, then a logistic
 map of each score to a probability) over the features of `valueshift.harness.detectors.features`

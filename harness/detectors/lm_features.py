@@ -88,13 +88,25 @@ class LMFeatureEncoder:
         texts = [lm_context(p) + SEP + r for p, r in zip(prompts, replies, strict=True)]
         todo = list(dict.fromkeys(t for t in texts if (self.key, t) not in _LM_MEMO))
         if todo:
-            for text, vec in zip(todo, self._forward(todo), strict=True):
-                _LM_MEMO[(self.key, text)] = vec
+            for text, vec in zip(todo, self._forward(todo, (self.layer,)), strict=True):
+                _LM_MEMO[(self.key, text)] = vec[0]
         if not texts:
             return np.zeros((0, 0), np.float32)
         return np.stack([_LM_MEMO[(self.key, t)] for t in texts])
 
-    def _forward(self, texts: list[str]) -> list[np.ndarray]:
+    def encode_layers(
+        self, prompts: Sequence[str], replies: Sequence[str], layers: Sequence[int]
+    ) -> np.ndarray:
+        """(n, len(layers), hidden): the block at several layers (each <= this encoder's layer) in
+        one pass, not memoised. Why: comparing layers (benchmarks/bench_lm_layers.py) costs one run
+        of the deepest one instead of one run per layer."""
+        if any(not 1 <= layer <= self.layer for layer in layers):
+            raise ValueError(f"layers {list(layers)} must lie in 1..{self.layer}")
+        texts = [lm_context(p) + SEP + r for p, r in zip(prompts, replies, strict=True)]
+        return np.stack(self._forward(texts, tuple(layers))) if texts else np.zeros((0, len(layers), 0))
+
+    def _forward(self, texts: list[str], layers: tuple[int, ...]) -> list[np.ndarray]:
+        """Per text, (len(layers), hidden) means over the reply's tokens."""
         import torch
 
         tok, lm = _load(self.model, self.layer, self.device)
@@ -107,6 +119,7 @@ class LMFeatureEncoder:
             rows.append((c, r or [tok.eos_token_id]))
         out: list[np.ndarray | None] = [None] * len(rows)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]) + len(rows[i][1]))
+        many = layers != (self.layer,)
         with torch.inference_mode():
             for b in range(0, len(order), self.batch_size):
                 idx = order[b : b + self.batch_size]
@@ -117,10 +130,17 @@ class LMFeatureEncoder:
                     seq = rows[i][0] + rows[i][1]
                     ids[k, : len(seq)] = torch.tensor(seq)
                     mask[k, : len(seq)] = 1
-                hidden = lm(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False
-                ).last_hidden_state
+                result = lm(
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    use_cache=False,
+                    output_hidden_states=many,
+                )
+                # hidden_states[L] is the output of decoder layer L (index 0: the embeddings)
+                per_layer = [result.hidden_states[L] for L in layers] if many else [result.last_hidden_state]
                 for k, i in enumerate(idx):
                     c, r = rows[i]
-                    out[i] = hidden[k, len(c) : len(c) + len(r)].float().mean(0).cpu().numpy()
+                    out[i] = np.stack(
+                        [h[k, len(c) : len(c) + len(r)].float().mean(0).cpu().numpy() for h in per_layer]
+                    )
         return out  # type: ignore[return-value]

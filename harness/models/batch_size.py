@@ -36,7 +36,9 @@ MEASURE_STEPS = 12  # decoding steps timed per candidate (after one untimed warm
 # The median of the per-step times: a stall from another process only ever slows the steps it hits,
 # and one stalled timing at 128 once made a fresh demo pick 64 (1005 vs 1070 tokens/s) where other
 # runs gained 1.5x. All steps run in one `generate` call (one prompt pass per candidate, not three).
-MEASURE_STATISTIC = "median of per-step times, one generate call, growing cache"
+MEASURE_STATISTIC = (
+    "median of per-step times, one generate call, growing cache, a non-gaining pair timed twice"
+)
 CACHE_FILE = "batch_sizes.json"
 PROBE_TEXT = "Tell me, in a few sentences, what you think about kindness and honesty at work."
 
@@ -173,19 +175,29 @@ def choice_for(key: str, load) -> BatchChoice:
 
 
 def measure_choice(model, tokenizer, device: str, key: str) -> BatchChoice:
-    """Time the candidates (ascending, stopping at the first that does not gain `MIN_GAIN`), store
-    the rates under `key`, and return the choice."""
+    """Time the candidates (ascending, stopping at the first that does not gain `MIN_GAIN` when timed
+    twice, beside the best so far timed twice too), store the rates under `key`, and return the choice."""
     rates: dict[int, float] = {}
+
+    def rate(bs: int) -> float:
+        return round(bs / seconds_per_step(model, tokenizer, device, bs), 2)
+
     for bs in CANDIDATES:
         try:
-            rates[bs] = round(bs / seconds_per_step(model, tokenizer, device, bs), 2)
+            rates[bs] = rate(bs)
         except (RuntimeError, MemoryError) as exc:  # e.g. out of memory: the sizes that ran stand
             if not rates:
                 raise
             log.warning("batch size %d did not run (%s); choosing among %s", bs, exc, sorted(rates))
             break
         if pick(rates) != bs:
-            break
+            # Another process busy for one whole timing slows all its steps (the median cannot help),
+            # and the stored choice outlives the moment. A disturbance only ever slows, so time the
+            # pair again and keep each size's faster figure before giving up on the larger one.
+            for size in (pick(rates), bs):
+                rates[size] = max(rates[size], rate(size))
+            if pick(rates) != bs:
+                break
     cache = _read_cache()
     cache[key] = {str(k): v for k, v in rates.items()}
     _write_cache(cache)

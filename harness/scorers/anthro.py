@@ -8,10 +8,10 @@ every induced value raises this kind of language, so the scorer reports each cat
 per sample, so paired statistics work); `anthro_any` = 1 when any category fires.
 
 Three scorers share `score(responses, prompts=None) -> list[AnthroScore]`:
-- `embedding` (default, offline): the learned per-category head (`anthro_head.py`, anthro-v3),
+- `embedding` (default, offline): the learned per-category head (`anthro_head.py`, anthro-v4),
   trained on the team corpus's blind labels and measured leave-one-source-out (its
-  `instrument_card()`); it beats the lexicon's held-out F1 on internal_states, personhood and
-  relationship and ties it on validation (0.78 both), so it is the default;
+  `instrument_card()`); it beats the lexicon's held-out F1 on every category (anthro-v4: 0.64 /
+  0.65 / 0.50 / 0.80 against 0.41 / 0.33 / 0.26 / 0.71), so it is the default;
 - `lexicon` (transparent baseline): regular expressions per category (cues 1.1);
 - `judge`: an LLM through `make_backend(spec)` answers yes/no per category (`judge.py`); an
   unparsed category is NaN, excluded from means and counted (`judge_unparsed_rate`).
@@ -145,16 +145,18 @@ class LexiconAnthroScorer:
 class EmbeddingAnthroScorer:
     """The learned per-category head (`anthro_head.py`): a category is present when its
     probability reaches the head's threshold (chosen by cross-validation by source). Degenerate
-    replies score 0 by rule. `evidence` holds each firing category's probability."""
+    replies score 0 by rule. `evidence` holds each firing category's probability. `version`: a
+    shipped head version (default the newest; 3 is the MiniLM-only head, faster on CPU)."""
 
     name: str = "embedding"
+    version: int | None = None
 
     @functools.cached_property
     def _head(self):
         from valueshift.harness.detectors.heads import load_head
         from valueshift.harness.scorers.anthro_head import HEAD_NAME
 
-        return load_head(HEAD_NAME)
+        return load_head(HEAD_NAME, self.version)
 
     @functools.cached_property
     def _featurizer(self):

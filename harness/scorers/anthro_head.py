@@ -177,7 +177,12 @@ def head_card(card: dict, config: dict) -> dict:
     out: dict[str, Any] = {
         "kind": "anthropomorphism",
         "name": "embedding",
-        "detector": f"anthro head v{card.get('version')} (logistic regression per category on MiniLM sentence features)",
+        "detector": f"anthro head v{card.get('version')} (logistic regression per category on "
+        + (
+            "MiniLM sentence features and the chat model's reading of the reply)"
+            if card.get("features", {}).get("lm_layer")
+            else "MiniLM sentence features)"
+        ),
         "version": card.get("version"),
         "config": config,
         "training_command": card.get("training_command"),

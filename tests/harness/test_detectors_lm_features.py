@@ -31,6 +31,12 @@ def test_block_is_the_layer_output_of_the_full_model_over_the_reply_tokens(defau
     want = hs[16][0, len(c) :].mean(0).numpy()
     assert got.shape == (576,)
     np.testing.assert_allclose(got, want, atol=1e-4)
+    # several layers in one pass (the layer benchmark) give each layer's own block
+    both = LMFeatureEncoder(16).encode_layers([PROMPT], [REPLY], (8, 16))[0]
+    np.testing.assert_allclose(both[0], hs[8][0, len(c) :].mean(0).numpy(), atol=1e-4)
+    np.testing.assert_allclose(both[1], want, atol=1e-4)
+    with pytest.raises(ValueError, match="must lie in 1..16"):
+        LMFeatureEncoder(16).encode_layers([PROMPT], [REPLY], (20,))
 
 
 def test_the_same_reply_reads_differently_after_another_request_and_batching_does_not_matter():
