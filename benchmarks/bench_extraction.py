@@ -13,7 +13,8 @@ Each extractor gets a fresh cache in a temporary folder; "first" is extraction t
 `--vs-raw` (issue 16, goal: extraction >= 0.7x the raw encoding throughput) times the default
 `embedding` extractor against bare sentence-transformers `encode` of the very sentences it embeds
 (each reply split by the extractor's own splitter, plus the prompt's last user turn; duplicates
-encoded once, as the extractor's memo does), interleaved A B A B in one process, each round with a
+encoded once, as the extractor's memo does) and, when the head has the LM block (values-v5), a bare
+transformers forward of the chat model's first `lm_layer` layers over the same context + reply rows, interleaved A B A B in one process, each round with a
 fresh cache and a cold sentence memo, model loading excluded from both. It prints the median of the
 paired throughput ratios (raw time / extraction time) with their range and the load per round.
 """
@@ -86,11 +87,51 @@ def items_of(pairs):
     return items
 
 
+def raw_lm_setup(cfg, items):
+    """Bare transformers for the value head's LM block (values-v5 on): the chat model cut after
+    `lm_layer` decoder layers and the very texts the extractor reads (its context, then the reply),
+    loaded outside the timing. Returns (tokenizer, model, [(context, reply)])."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from valueshift.harness.detectors.lm_features import lm_context, resolve_model
+
+    path = resolve_model(cfg.lm_model)
+    tok = AutoTokenizer.from_pretrained(path)
+    lm = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+    lm.layers = lm.layers[: cfg.lm_layer]
+    texts = list(dict.fromkeys((lm_context(it.prompt), it.response) for it in items))
+    return tok, lm, texts, cfg
+
+
+def raw_lm_forward(tok, lm, texts, cfg, batch: int = 16) -> None:
+    """Tokenise, batch by length with right padding, one forward per batch, mean over the reply."""
+    import torch
+
+    rows = []
+    for context, reply in texts:
+        c = tok(context, add_special_tokens=False)["input_ids"][-cfg.lm_context_tokens :]
+        r = tok(reply, add_special_tokens=False)["input_ids"][: cfg.lm_reply_tokens] or [tok.eos_token_id]
+        rows.append((c, r))
+    rows.sort(key=lambda cr: len(cr[0]) + len(cr[1]))
+    with torch.inference_mode():
+        for b in range(0, len(rows), batch):
+            chunk = rows[b : b + batch]
+            width = max(len(c) + len(r) for c, r in chunk)
+            ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for k, (c, r) in enumerate(chunk):
+                ids[k, : len(c) + len(r)] = torch.tensor(c + r)
+                mask[k, : len(c) + len(r)] = 1
+            hidden = lm(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+            _means = [hidden[k, len(c) : len(c) + len(r)].mean(0) for k, (c, r) in enumerate(chunk)]  # noqa: F841
+
+
 def vs_raw(pairs, rounds: int, batch_pairs: int = 64) -> dict:
     """Paired rounds: the `embedding` extractor vs raw encoding of the same sentences."""
     import statistics
 
-    from valueshift.harness.detectors import features
+    from valueshift.harness.detectors import features, lm_features
     from valueshift.harness.extractors import make_extractor
     from valueshift.harness.models.embeddings import load_sentence_model
     from valueshift.harness.text import split_sentences
@@ -107,21 +148,26 @@ def vs_raw(pairs, rounds: int, batch_pairs: int = 64) -> dict:
     unique = list(dict.fromkeys(sentences))
     model = load_sentence_model()
     model.encode(unique[:8], batch_size=64)  # warm-up: first-call costs belong to neither side
+    lm_rows = raw_lm_setup(cfg, items) if cfg.lm_layer else None
     out = []
     for k in range(rounds):
         order = ("extract", "raw") if k % 2 == 0 else ("raw", "extract")
         times = {}
         for side in order:
             features._MEMO.clear()
+            lm_features._LM_MEMO.clear()
             if side == "raw":
                 t0 = time.perf_counter()
                 model.encode(unique, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+                if lm_rows is not None:
+                    raw_lm_forward(*lm_rows)
                 times["raw"] = time.perf_counter() - t0
             else:
                 with tempfile.TemporaryDirectory() as tmp:
                     ex = make_extractor("embedding", cache=Path(tmp) / "cache.sqlite")
                     ex.extract(items[:2])  # loads the head and encoder: setup, not throughput
                     features._MEMO.clear()
+                    lm_features._LM_MEMO.clear()
                     t0 = time.perf_counter()
                     for start in range(0, len(items), 2 * batch_pairs):
                         ex.extract(items[start : start + 2 * batch_pairs])
