@@ -44,6 +44,27 @@ def resolve_model(model: str) -> str:
     return model
 
 
+def encoder_identity(model: str) -> dict[str, Any]:
+    """What read the replies, for provenance: the embedded model's name, its GGUF package version
+    and our conversion version (package metadata only: nothing is loaded), or the given path."""
+    if model != EMBEDDED:
+        return {"model": model}
+    from importlib.metadata import PackageNotFoundError, version
+
+    from valueshift.harness.models import default_model as dm
+
+    try:
+        package = version(dm.GGUF_PACKAGE.replace("_", "-"))
+    except PackageNotFoundError:
+        package = None
+    return {
+        "model": dm.DEFAULT_CHAT_MODEL_NAME,
+        "gguf": dm.GGUF_FILENAME,
+        "package": f"{dm.GGUF_PACKAGE.replace('_', '-')}=={package}",
+        "conversion_version": dm.CONVERSION_VERSION,
+    }
+
+
 @lru_cache(maxsize=4)
 def _load(model: str, layer: int, device: str) -> tuple[Any, Any]:
     """The tokenizer and the model's first `layer` decoder layers (the rest and the final norm are

@@ -56,6 +56,11 @@ class HeadValueExtractor(Extractor):
             "features": self.head.features.to_dict(),
             "model": self.model_name,
             "degenerate_rule": _degenerate_version(),
+            **(
+                {"lm_encoder": _lm_identity(self.head.features.lm_model)}
+                if self.head.features.lm_layer
+                else {}
+            ),
         }
 
     def instrument_card(self) -> dict[str, Any]:
@@ -104,6 +109,12 @@ class HeadValueExtractor(Extractor):
                     values, (), json.dumps({n: round(float(p), 4) for n, p in zip(names, row, strict=True)})
                 )
         return results
+
+
+def _lm_identity(model: str) -> dict:
+    from valueshift.harness.detectors.lm_features import encoder_identity
+
+    return encoder_identity(model)
 
 
 def _degenerate_version() -> str:

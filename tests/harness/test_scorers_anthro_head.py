@@ -45,7 +45,8 @@ def test_v4_is_shipped_default_and_older_versions_still_load():
     assert latest.features.lm_layer == 16 and head.load_head("anthro", 3).features.lm_layer == 0
     assert latest.card["training_command"] == "valueshift train-detectors --only anthro"
     assert make_anthro_scorer("embedding").config()["head"] == "anthro-v4"
-    assert make_anthro_scorer("embedding", version=3).config()["head"] == "anthro-v3"
+    assert make_anthro_scorer("embedding", version=3).config() == {"scorer": "embedding", "head": "anthro-v3"}
+    assert make_anthro_scorer("embedding").config()["lm_encoder"]["model"] == "SmolLM2-135M-Instruct"
     assert "reading of the reply" in make_anthro_scorer("embedding").instrument_card()["detector"]
     for old in (v1, v2):
         assert old.predict(old.featurizer().transform([])).shape == (0, 4)
