@@ -112,6 +112,14 @@ def build_extractor(args: ExtractRequest | argparse.Namespace):
     if head_version is not None:
         if args.extractor != "embedding":
             raise ExtractError("--head-version only applies to --extractor embedding")
+        from valueshift.harness.detectors.heads import shipped_versions
+
+        shipped = shipped_versions("values")
+        if head_version not in shipped:
+            raise ExtractError(
+                f"--head-version {head_version}: no shipped values head v{head_version} "
+                f"(shipped: {', '.join(map(str, shipped))})"
+            )
         options["version"] = head_version
     engine_options = dict(getattr(args, "engine_options", None) or {})
     if engine_options:

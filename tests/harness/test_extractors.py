@@ -199,3 +199,5 @@ def test_extract_can_pick_an_older_value_head_and_refuses_it_for_other_extractor
         == 2
     )
     assert "--head-version only applies to --extractor embedding" in capsys.readouterr().err
+    assert run_command([*common, "--head-version", "9", "--out", str(tmp_path / "v9")]) == 2
+    assert "--head-version 9: no shipped values head v9 (shipped: 1, 2, 3, 4, 5)" in capsys.readouterr().err
