@@ -65,6 +65,12 @@ def encoder_identity(model: str) -> dict[str, Any]:
     }
 
 
+def encoder_provenance(features) -> dict[str, Any]:
+    """`{"lm_encoder": encoder_identity(...)}` for a head whose FeatureConfig has the LM block, else
+    `{}`: what the value extractor's and the anthro scorer's configs add, so results name it."""
+    return {"lm_encoder": encoder_identity(features.lm_model)} if features.lm_layer else {}
+
+
 @lru_cache(maxsize=4)
 def _load(model: str, layer: int, device: str) -> tuple[Any, Any]:
     """The tokenizer and the model's first `layer` decoder layers (the rest and the final norm are

@@ -49,6 +49,8 @@ class HeadValueExtractor(Extractor):
         self.model_name = model or "sentence-transformers/all-MiniLM-L6-v2"
 
     def _own_config(self) -> dict[str, Any]:
+        from valueshift.harness.detectors.lm_features import encoder_provenance
+
         return {
             "head": f"{self.head.name}-v{self.head.version}",
             "corpus_hash": self.head.card.get("corpus_hash"),
@@ -56,11 +58,7 @@ class HeadValueExtractor(Extractor):
             "features": self.head.features.to_dict(),
             "model": self.model_name,
             "degenerate_rule": _degenerate_version(),
-            **(
-                {"lm_encoder": _lm_identity(self.head.features.lm_model)}
-                if self.head.features.lm_layer
-                else {}
-            ),
+            **encoder_provenance(self.head.features),
         }
 
     def instrument_card(self) -> dict[str, Any]:
@@ -109,12 +107,6 @@ class HeadValueExtractor(Extractor):
                     values, (), json.dumps({n: round(float(p), 4) for n, p in zip(names, row, strict=True)})
                 )
         return results
-
-
-def _lm_identity(model: str) -> dict:
-    from valueshift.harness.detectors.lm_features import encoder_identity
-
-    return encoder_identity(model)
 
 
 def _degenerate_version() -> str:

@@ -196,12 +196,10 @@ class EmbeddingAnthroScorer:
         return self.score([response])[0]
 
     def config(self) -> dict:
-        out = {"scorer": self.name, "head": f"{self._head.name}-v{self._head.version}"}
-        if self._head.features.lm_layer:  # what read the replies, for provenance
-            from valueshift.harness.detectors.lm_features import encoder_identity
+        from valueshift.harness.detectors.lm_features import encoder_provenance
 
-            out["lm_encoder"] = encoder_identity(self._head.features.lm_model)
-        return out
+        head = f"{self._head.name}-v{self._head.version}"
+        return {"scorer": self.name, "head": head, **encoder_provenance(self._head.features)}
 
     def instrument_card(self) -> dict:
         from valueshift.harness.scorers.anthro_head import head_card
