@@ -48,6 +48,27 @@ def speed(n_items: int, rounds: int = 3) -> dict[str, float]:
     return {name: round(len(items) / sorted(ts)[len(ts) // 2], 1) for name, ts in times.items()}
 
 
+def precision_recall(loso, rows, offset: float | None = None) -> tuple[float, float]:
+    """Pooled micro P / R of a `corpus_eval.head_loso` result over `rows` (a boolean mask): at the
+    fold thresholds, or with every threshold moved by one common logit `offset`."""
+    pred = loso.P[rows].astype(bool) if offset is None else loso.margin[rows] >= offset
+    truth = loso.Y[rows].astype(bool)
+    tp = (pred & truth).sum()
+    return tp / max(pred.sum(), 1), tp / max(truth.sum(), 1)
+
+
+def best_precision_at_recall(loso, min_recall: float = 0.5) -> tuple[float, float]:
+    """The highest pooled precision (and its recall) among offsets -3..3 by 0.05 with recall >=
+    `min_recall`: the issue's goal is a point on this curve."""
+    import numpy as np
+
+    every = np.ones(len(loso.Y), bool)
+    return max(
+        (precision_recall(loso, every, o) for o in np.arange(-3, 3, 0.05)),
+        key=lambda x: (x[1] >= min_recall, x[0] * (x[1] >= min_recall)),
+    )
+
+
 def value_operating_points(loso) -> str:
     """Pooled held-out micro P/R of the value head with every per-value threshold moved by one
     common logit offset (0 = the shipped thresholds), from the same LOSO run as the value table
@@ -59,21 +80,12 @@ def value_operating_points(loso) -> str:
     from valueshift.harness.detectors.corpus import is_written_source
 
     natural = np.array([not is_written_source(it.source) for it in loso.items])
-    Yb = loso.Y.astype(bool)
-
-    def pr(offset: float, rows) -> tuple[float, float]:
-        pred = loso.margin >= offset
-        tp = (pred[rows] & Yb[rows]).sum()
-        return tp / max(pred[rows].sum(), 1), tp / max(Yb[rows].sum(), 1)
-
     rows_all = np.ones(len(natural), bool)
     lines = ["| offset (logit) | all P | all R | natural P | natural R |", "|---:|---:|---:|---:|---:|"]
     for off in (-1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5):
-        (pa, ra), (pn, rn) = pr(off, rows_all), pr(off, natural)
+        (pa, ra), (pn, rn) = precision_recall(loso, rows_all, off), precision_recall(loso, natural, off)
         lines.append(f"| {off:+.2f} | {pa:.3f} | {ra:.3f} | {pn:.3f} | {rn:.3f} |")
-    best = max(
-        (pr(o, rows_all) for o in np.arange(-3, 3, 0.05)), key=lambda x: (x[1] >= 0.5, x[0] * (x[1] >= 0.5))
-    )
+    best = best_precision_at_recall(loso)
     lines.append(
         f"\nHighest pooled precision at recall >= 0.50 (offsets -3..3 by 0.05): P {best[0]:.3f} (R {best[1]:.3f})"
     )

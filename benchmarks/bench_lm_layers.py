@@ -24,37 +24,45 @@ from pathlib import Path
 import numpy as np
 
 
-def loso(defn, X, Y, groups):
-    from valueshift.harness.detectors.heads import loso_predictions
+class Precomputed:
+    """A featurizer that returns feature rows computed beforehand (in `dataset` order), so that
+    `corpus_eval.head_loso` runs the value table's own protocol on each variant."""
 
-    P, S, M = np.zeros(Y.shape, bool), np.zeros(Y.shape), np.zeros(Y.shape)
-    logit = lambda a: np.log(np.clip(a, 1e-7, 1 - 1e-7) / (1 - np.clip(a, 1e-7, 1 - 1e-7)))  # noqa: E731
-    for r in loso_predictions(X, Y, groups, defn).values():
-        i = r["index"]
-        P[i], S[i], M[i] = r["pred"].astype(bool), r["proba"], logit(r["proba"]) - logit(r["thresholds"])
-    return P, S, M
+    def __init__(self, X: np.ndarray):
+        self.X = X
+
+    def transform(self, items) -> np.ndarray:
+        assert len(items) == len(self.X)
+        return self.X
 
 
-def value_row(name, P, S, M, Y, groups, degenerate, natural) -> str:
+def value_row(name: str, loso) -> str:
+    """One value variant from a `head_loso` result (degenerate replies already get no value)."""
+    from bench_detectors import best_precision_at_recall, precision_recall
+
+    from valueshift.harness.detectors.corpus import is_written_source
     from valueshift.harness.detectors.values import one_of_four
 
-    P, S, M = P.copy(), S.copy(), M.copy()
-    P[degenerate], S[degenerate], M[degenerate] = False, 0.0, -np.inf
-    Yb = Y.astype(bool)
-
-    def pr(rows, offset=None):
-        pred = P[rows] if offset is None else M[rows] >= offset
-        tp = (pred & Yb[rows]).sum()
-        return tp / max(pred.sum(), 1), tp / max(Yb[rows].sum(), 1)
-
-    every = np.ones(len(Y), bool)
-    (pa, ra), (pn, rn), (ph, rh) = pr(every), pr(natural), pr(groups == "hh_rlhf")
-    best = max((pr(every, o) for o in np.arange(-3, 3, 0.05)), key=lambda x: (x[1] >= 0.5) * x[0])
-    share, _ = one_of_four(Y, S)
+    sources = np.array([it.source for it in loso.items])
+    natural = np.array([not is_written_source(g) for g in sources])
+    every = np.ones(len(sources), bool)
+    (pa, ra), (pn, rn) = precision_recall(loso, every), precision_recall(loso, natural)
+    ph, rh = precision_recall(loso, sources == "hh_rlhf")
+    best = best_precision_at_recall(loso)
+    share, _ = one_of_four(loso.Y, loso.S)
     return (
         f"| {name} | {pa:.3f} / {ra:.3f} | {pn:.3f} / {rn:.3f} | {best[0]:.3f} (R {best[1]:.3f}) | "
         f"{100 * share:.1f} % | {ph:.2f} / {rh:.2f} |"
     )
+
+
+def anthro_loso(defn, X, Y, groups) -> tuple[np.ndarray, np.ndarray]:
+    from valueshift.harness.detectors.heads import loso_predictions
+
+    P, S = np.zeros(Y.shape, bool), np.zeros(Y.shape)
+    for r in loso_predictions(X, Y, groups, defn).values():
+        P[r["index"]], S[r["index"]] = r["pred"].astype(bool), r["proba"]
+    return P, S
 
 
 def anthro_row(name, P, S, Y) -> str:
@@ -70,14 +78,14 @@ def anthro_row(name, P, S, Y) -> str:
 
 
 def main() -> int:
-    from valueshift.harness.detectors.corpus import is_written_source, load_corpus
+    from valueshift.harness.detectors.corpus import load_corpus
     from valueshift.harness.detectors.features import Featurizer, default_memo_path, load_memo
     from valueshift.harness.detectors.heads import dataset
     from valueshift.harness.detectors.lm_features import LMFeatureEncoder
     from valueshift.harness.detectors.values import VALUE_DEFINITION
     from valueshift.harness.extractors.base import ExtractionItem
     from valueshift.harness.scorers.anthro_head import ANTHRO_DEFINITION
-    from valueshift.harness.validation.corpus_eval import degenerate_items
+    from valueshift.harness.validation.corpus_eval import head_loso
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="8,12,16,20,24")
@@ -107,18 +115,15 @@ def main() -> int:
             f"## {defn.name} (shipped: layer {defn.features.lm_layer}), leave-one-source-out, {len(items)} items\n"
         )
         if defn.group == "values":
-            degenerate = np.array(degenerate_items(items))
-            natural = np.array([not is_written_source(g) for g in groups])
             print("| features | all P / R | natural P / R | max P at R >= 0.50 | 1-of-4 | HH-RLHF P / R |")
             print("|---|---|---|---|---:|---|")
             for name, X in variants:
-                P, S, M = loso(defn, X, Y, groups)
-                print(value_row(name, P, S, M, Y, groups, degenerate, natural), flush=True)
+                print(value_row(name, head_loso(corpus, Precomputed(X))), flush=True)
         else:
             print("| features | " + " | ".join(f"{c} F1 (AUC)" for c in defn.labels) + " |")
             print("|---|" + "---|" * len(defn.labels))
             for name, X in variants:
-                P, S, _ = loso(defn, X, Y, groups)
+                P, S = anthro_loso(defn, X, Y, groups)
                 print(anthro_row(name, P, S, Y), flush=True)
         print()
     print(f"Machine: {describe_machine()}")
